@@ -1,0 +1,56 @@
+"""`budgetnet summary` and `budgetnet zoo`: what a spec is, before any training."""
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from budgetnet.cli.common import console, fmt_int, print_json
+from budgetnet.compile import summarize
+from budgetnet.spec import load_spec, zoo_names
+
+
+def _args_text(args: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in args.items())
+
+
+def summary(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec."),
+            as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table.")):
+    """Per-layer output shape, parameters, MACs and receptive field of a spec, and totals."""
+    s = summarize(spec)
+    if as_json:
+        print_json(s.to_dict())
+        return
+    table = Table(title=f"{s.name}  (input {'x'.join(map(str, s.input))})", title_justify="left")
+    for col, just in (("#", "right"), ("op", "left"), ("args", "left"), ("out shape", "left"),
+                      ("params", "right"), ("MACs", "right"), ("RF", "right"), ("jump", "right")):
+        table.add_column(col, justify=just)
+    for r in s.rows:
+        table.add_row(str(r.index), r.op, _args_text(r.args), "x".join(map(str, r.out_shape)),
+                      fmt_int(r.params), fmt_int(r.macs), str(r.rf), str(r.jump))
+    table.add_section()
+    table.add_row("", "total", "", "", fmt_int(s.params), fmt_int(s.macs), str(s.rf), "")
+    console.print(table)
+    console.print(f"{s.name}: {s.params:,} parameters, {s.macs:,} MACs per image, receptive field {s.rf}")
+
+
+def zoo(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):
+    """List the shipped reference specs with parameters and MACs."""
+    rows = []
+    for name in zoo_names():
+        spec, s = load_spec(name), summarize(name)
+        rows.append({"name": name, "params": s.params, "macs": s.macs, "backend": spec.backend,
+                     "source": spec.source})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="budgetnet zoo", title_justify="left")
+    for col, just in (("name", "left"), ("params", "right"), ("MACs", "right"), ("backend", "left"), ("source", "left")):
+        table.add_column(col, justify=just)
+    for r in rows:
+        table.add_row(r["name"], fmt_int(r["params"]), fmt_int(r["macs"]), r["backend"], r["source"])
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(summary)
+    app.command()(zoo)

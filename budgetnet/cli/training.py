@@ -1,0 +1,75 @@
+"""`budgetnet train` and `budgetnet eval`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from budgetnet.cli.common import console, print_json
+from budgetnet.runs import evaluate_checkpoint, train_run
+from budgetnet.spec import load_spec
+
+BACKEND_HELP = "torch or custom (the from-scratch layers); default: the spec's own."
+
+
+def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec."),
+          out: Path = typer.Option(..., "--out", help="Directory for checkpoint.pt, metrics.json, curves.png."),
+          epochs: Optional[int] = typer.Option(None, min=1, help="Override the recipe's epochs."),
+          seed: int = typer.Option(0, help="Seed for weights, batch order and augmentation."),
+          subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
+          data_dir: Optional[Path] = typer.Option(None, help="Directory with the four IDX files; default: embedded MNIST."),
+          backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
+          device: str = typer.Option("auto", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."),
+          full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (no validation split) for a final model."),
+          resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out.")):
+    """Train a spec with its recipe; Ctrl-C keeps the last finished epoch for --resume."""
+    s = load_spec(spec)
+    epochs_total = epochs or s.train.epochs
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]} img/s  {task.fields[status]}"), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task(f"{s.name} epoch 1/{epochs_total}", total=None, rate="-", status="")
+
+        def on_batch(n):
+            bar.advance(task, n)
+
+        def on_epoch(stat, result):
+            rate = f"{result.metrics.train_images / stat.seconds:,.0f}"
+            val = f"val {100 * stat.val_acc:.2f}%" if stat.val_acc is not None else ""
+            bar.update(task, description=f"{s.name} epoch {min(stat.epoch + 1, epochs_total)}/{epochs_total}",
+                       completed=0, total=result.metrics.train_images, rate=rate,
+                       status=f"loss {stat.train_loss:.4f} {val}")
+            console.print(f"epoch {stat.epoch:>3}  loss {stat.train_loss:.4f}  {val}  {stat.seconds:.1f}s")
+
+        try:
+            m = train_run(s, out, epochs=epochs, seed=seed, subset=subset, data_dir=data_dir, backend=backend,
+                          device=device, full_train=full_train, resume=resume, on_batch=on_batch, on_epoch=on_epoch)
+        except KeyboardInterrupt:
+            console.print(f"interrupted: {out / 'checkpoint.pt'} holds the last finished epoch; "
+                          f"continue with --resume")
+            raise typer.Exit(130)
+    val = f"val {100 * m.val_acc:.2f}%, " if m.val_acc is not None else ""
+    console.print(f"{m.name}: {m.params:,} params, {m.epochs} epochs in {m.seconds:.1f}s "
+                  f"({m.images_per_s:,.0f} img/s), {val}test {100 * m.test_acc:.2f}%  -> {out}")
+
+
+def evaluate(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt written by budgetnet train."),
+             data_dir: Optional[Path] = typer.Option(None, help="Directory with the four IDX files; default: embedded MNIST."),
+             plot: Optional[Path] = typer.Option(None, help="Confusion-matrix PNG (default: next to the checkpoint)."),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON (test_acc, per_class, confusion).")):
+    """Test accuracy, per-class accuracy and a confusion matrix of a checkpoint."""
+    plot = plot or checkpoint.with_name("confusion.png")
+    r = evaluate_checkpoint(checkpoint, data_dir, plot=plot)
+    if as_json:
+        print_json(r.to_dict())
+        return
+    console.print(f"{r.name}: {r.params:,} params, test accuracy {100 * r.test_acc:.2f}%")
+    console.print("per class: " + "  ".join(f"{i}:{100 * a:.1f}" for i, a in enumerate(r.per_class)))
+    console.print(f"confusion matrix -> {plot}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(train)
+    app.command("eval")(evaluate)

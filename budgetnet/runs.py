@@ -1,0 +1,81 @@
+"""Training and evaluation runs that write their results into a directory (atomically)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from budgetnet import atomic, plots
+from budgetnet.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from budgetnet.data import load_dataset
+from budgetnet.errors import CheckpointError
+from budgetnet.spec import load_spec
+from budgetnet.train import Metrics, predict, resume_state, train
+
+
+def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, subset: int | None = None,
+              data_dir: str | None = None, backend: str | None = None, device: str | None = None,
+              full_train: bool = False, resume: bool = False,
+              on_batch: Callable[[int], None] | None = None,
+              on_epoch: Callable | None = None) -> Metrics:
+    """Train and write DIR/checkpoint.pt (after every epoch: Ctrl-C loses at most one epoch),
+    DIR/metrics.json and DIR/curves.png. `resume=True` continues DIR/checkpoint.pt."""
+    out = Path(out)
+    spec = load_spec(x)
+    state = None
+    if resume:
+        ckpt = read_checkpoint(out / "checkpoint.pt")
+        if ckpt.get("resume") is None:
+            raise CheckpointError(f"{out / 'checkpoint.pt'}: training already finished; nothing to resume")
+        load_checkpoint(out / "checkpoint.pt", expected=spec)  # same architecture, or refuse
+        state = ckpt["resume"]
+    data = load_dataset(data_dir, full_train=full_train, subset=subset)
+
+    def after_epoch(stat, result):
+        save_checkpoint(out / "checkpoint.pt", result.model, result.metrics.to_dict(), resume_state(result))
+        if on_epoch:
+            on_epoch(stat, result)
+
+    result = train(spec, data, epochs=epochs, seed=seed, device=device, backend=backend,
+                   on_epoch=after_epoch, on_batch=on_batch, resume=state)
+    metrics = result.metrics.to_dict()
+    metrics["full_train"] = full_train
+    save_checkpoint(out / "checkpoint.pt", result.model.cpu(), metrics)
+    atomic.write_json(out / "metrics.json", metrics)
+    atomic.write_text(out / "spec.yaml", spec.to_yaml())
+    plots.learning_curve(metrics["history"], out / "curves.png",
+                         f"{spec.name}: {metrics['params']:,} params, test {100 * metrics['test_acc']:.2f}%")
+    return result.metrics
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    name: str
+    params: int
+    test_acc: float
+    per_class: list[float]
+    confusion: list[list[int]]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "params": self.params, "test_acc": self.test_acc,
+                "per_class": self.per_class, "confusion": self.confusion}
+
+
+def evaluate_checkpoint(path: str | Path, data_dir: str | None = None, expected=None,
+                        plot: str | Path | None = None) -> EvalReport:
+    model, ckpt = load_checkpoint(path, expected=load_spec(expected) if expected else None)
+    data = load_dataset(data_dir)
+    m = ckpt.get("metrics") or {}
+    mean, std = m.get("mean", data.mean), m.get("std", data.std)
+    pred = predict(model, data.test, mean, std)
+    n = max(int(data.test.y.max()) + 1, model.spec.classes)
+    cm = torch.zeros(n, n, dtype=torch.long)
+    cm.index_put_((data.test.y, pred), torch.ones_like(pred), accumulate=True)
+    per_class = (cm.diag().float() / cm.sum(1).clamp(min=1)).tolist()
+    report = EvalReport(model.spec.name, model.num_params(), (pred == data.test.y).float().mean().item(),
+                        per_class, cm.tolist())
+    if plot:
+        plots.confusion(cm.numpy(), plot, f"{report.name}: test {100 * report.test_acc:.2f}%")
+    return report

@@ -1,0 +1,146 @@
+"""The training loop: data on the device once, randperm batches, batched augmentation,
+`.item()` only once per epoch. Selection uses the validation split; the test set is scored
+once, after the final epoch."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from budgetnet.augment import random_affine
+from budgetnet.compile import Network, build
+from budgetnet.data import Dataset, Split
+from budgetnet.schedule import make_optimizer, make_scheduler
+from budgetnet.spec import Spec, load_spec
+
+
+@dataclass
+class EpochStat:
+    epoch: int
+    train_loss: float
+    val_acc: float | None
+    lr: float
+    seconds: float
+
+
+@dataclass
+class Metrics:
+    name: str
+    params: int
+    epochs: int
+    seconds: float
+    val_acc: float | None
+    test_acc: float | None
+    best_val_acc: float | None
+    seed: int
+    backend: str
+    device: str
+    train_images: int
+    mean: float
+    std: float
+    history: list[EpochStat] = field(default_factory=list)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.train_images * self.epochs / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "images_per_s": round(self.images_per_s, 1)}
+
+
+@dataclass
+class TrainResult:
+    model: Network
+    metrics: Metrics
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    generator: torch.Generator  # drives batch order and augmentation
+
+
+def resolve_device(device: str | None) -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, split: Split, mean: float, std: float, batch: int = 2000) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model((split.x[i:i + batch] - mean) / std).argmax(1) for i in range(0, len(split), batch)])
+
+
+def accuracy(model, split: Split, mean: float, std: float) -> float:
+    return (predict(model, split, mean, std) == split.y).float().mean().item()
+
+
+def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: int = 0,
+          device: str | None = None, backend: str | None = None, eval_test: bool = True,
+          on_epoch: Callable[[EpochStat, "TrainResult"], None] | None = None,
+          on_batch: Callable[[int], None] | None = None, resume: dict | None = None) -> TrainResult:
+    """Train `spec` with its recipe (`epochs` overrides). `on_epoch` runs after every epoch (it may
+    raise to stop, e.g. optuna.TrialPruned); `on_batch(n_images)` feeds a progress bar;
+    `resume` is a checkpoint's resume state (see budgetnet.checkpoint)."""
+    spec, dev = load_spec(spec), resolve_device(device)
+    cfg, epochs = spec.train, epochs or spec.train.epochs
+    torch.manual_seed(seed)
+    model = build(spec, backend=backend, seed=seed).to(dev)
+    train_set, val_set = data.train.to(dev), data.val.to(dev) if data.val else None
+    opt = make_optimizer(model.parameters(), cfg.optimizer)
+    steps = max(1, len(train_set) // cfg.batch_size)
+    sched = make_scheduler(opt, cfg.scheduler, steps, epochs)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    metrics = Metrics(spec.name, model.num_params(), 0, 0.0, None, None, None, seed, backend or spec.backend,
+                      str(dev), len(train_set), data.mean, data.std)
+    result = TrainResult(model, metrics, opt, sched, gen)
+    if resume:
+        _restore(result, resume)
+    for epoch in range(metrics.epochs + 1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        perm = torch.randperm(len(train_set), device=dev, generator=gen)
+        loss_sum = torch.zeros((), device=dev)
+        for i in range(steps):  # drop the ragged last batch: every step has full BN statistics
+            idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            x = random_affine(train_set.x[idx], cfg.augment, gen)
+            loss = F.cross_entropy(model((x - data.mean) / data.std), train_set.y[idx],
+                                   label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach()
+            if on_batch:
+                on_batch(len(idx))
+        val = accuracy(model, val_set, data.mean, data.std) if val_set else None
+        stat = EpochStat(epoch, loss_sum.item() / steps, val, opt.param_groups[0]["lr"], time.perf_counter() - start)
+        metrics.history.append(stat)
+        metrics.epochs, metrics.seconds, metrics.val_acc = epoch, metrics.seconds + stat.seconds, val
+        if val is not None:
+            metrics.best_val_acc = max(val, metrics.best_val_acc or 0.0)
+        if on_epoch:
+            on_epoch(stat, result)
+    if eval_test:
+        metrics.test_acc = accuracy(model, data.test.to(dev), data.mean, data.std)
+    return result
+
+
+def resume_state(result: TrainResult) -> dict:
+    """What `train(resume=...)` needs to continue exactly where an epoch ended."""
+    return {"model": result.model.state_dict(), "optimizer": result.optimizer.state_dict(),
+            "scheduler": result.scheduler.state_dict(), "metrics": result.metrics.to_dict(),
+            "torch_rng": torch.get_rng_state(), "gen_rng": result.generator.get_state()}
+
+
+def _restore(result: TrainResult, state: dict) -> None:
+    m = state["metrics"]
+    result.optimizer.load_state_dict(state["optimizer"])
+    result.scheduler.load_state_dict(state["scheduler"])
+    result.model.load_state_dict(state["model"])
+    torch.set_rng_state(state["torch_rng"])
+    result.generator.set_state(state["gen_rng"])
+    result.metrics.epochs, result.metrics.seconds = m["epochs"], m["seconds"]
+    result.metrics.val_acc, result.metrics.best_val_acc = m["val_acc"], m["best_val_acc"]
+    result.metrics.history = [EpochStat(**h) for h in m["history"]]

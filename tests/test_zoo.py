@@ -1,0 +1,64 @@
+"""Every shipped spec: exact parameter counts, forward passes on both backends."""
+import pytest
+import torch
+
+import budgetnet
+from budgetnet.spec import zoo_names
+
+# Each count is the arithmetic in the spec file's header comment.
+EXPECTED_PARAMS = {
+    # 72 + 1152 + 2304 + 128 + 576 + 576 + 1152 + 160 + 2500
+    "mnistnet1": 8_620,
+    # convs 72 + 1152 + 2304 + 128 + 1152 + 2304 + 160 = 7272, BN 2*(8+16+16+16+16) = 144
+    "mnistnet2": 7_416,
+    # convs 72 + 1152 + 2304 + 128 + 864 + 1728 + 160 = 6408, BN 2*(8+16+16+8+12+16) = 152
+    "mnistnet3": 6_560,
+    # (6*25+6) + (12*6*25+12) + (192*10+10)
+    "cnn_002": 3_898,
+    # 160 + 4640 + 18496 + (576*128+128) + (128*10+10)
+    "cnn_001": 98_442,
+    # (144+16) + 32 + (4608+32) + 64 + (1568*128+128) + 1290
+    "cnn_000": 207_018,
+    # 64 + 784*32 + 2*8544 + 64 + 330
+    "transformer_000": 42_634,
+    # (288+32)+64 + (18432+64)+128 + (73728+128)+256 + (294912+256) + (32768+128) + 1290
+    "cnn_003": 422_474,
+    # convs 1792+36928+73856+147584+295168+590080, BN 2*(64+64+128+128+256+256), FC 1180160+5130
+    "deep_cnn_003": 2_331_338,
+    # patch 16*128+128, cls 128, pos 50*128, 6 blocks * 198272, LN 256, head 1290
+    "vit_003": 1_199_882,
+}
+
+
+def test_every_zoo_spec_has_an_expected_count():
+    assert sorted(EXPECTED_PARAMS) == zoo_names()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
+def test_param_count_is_exact(name):
+    assert budgetnet.count_params(name) == EXPECTED_PARAMS[name]
+    model = budgetnet.build(name)
+    assert sum(p.numel() for p in model.parameters()) == EXPECTED_PARAMS[name]
+
+
+@pytest.mark.parametrize("backend", ["torch", "custom"])
+@pytest.mark.parametrize("name", zoo_names())
+def test_forward_shape(name, backend):
+    model = budgetnet.build(name, backend=backend).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("name", zoo_names())
+def test_zoo_spec_cites_its_seed(name):
+    assert budgetnet.load_spec(name).source.startswith("seed 00")
+
+
+def test_mnistnet_structure_matches_004():
+    ops = lambda n: [layer.op for layer in budgetnet.load_spec(n).layers]  # noqa: E731
+    assert "bn" not in ops("mnistnet1") and "dropout" not in ops("mnistnet1")
+    for name, p in (("mnistnet2", 0.05), ("mnistnet3", 0.01)):
+        spec = budgetnet.load_spec(name)
+        assert {layer.args.p for layer in spec.layers if layer.op == "dropout"} == {p}
+        assert "gap" in ops(name) and "bn" in ops(name)
+    assert ops("mnistnet3").count("bn") == ops("mnistnet2").count("bn") + 1  # "additional BatchNorm"
