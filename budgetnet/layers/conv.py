@@ -35,6 +35,6 @@ class Conv2d(nn.Module):
         # (B, g, oh*ow, cg*k*k): one row of every window, per group
         cols = p.reshape(b, g, cg, oh, ow, self.k * self.k).permute(0, 1, 3, 4, 2, 5).reshape(b, g, oh * ow, -1)
         w = self.weight.reshape(g, self.out_channels // g, -1)  # (g, out/g, cg*k*k)
-        y = cols @ w.transpose(1, 2)  # (B, g, oh*ow, out/g)
-        y = y.permute(0, 1, 3, 2).reshape(b, self.out_channels, oh, ow)
+        y = w @ cols.transpose(2, 3)  # (B, g, out/g, oh*ow): already NCHW order, contiguous
+        y = y.reshape(b, self.out_channels, oh, ow)
         return y + self.bias.view(1, -1, 1, 1) if self.bias is not None else y

@@ -12,7 +12,10 @@ class MaxPool2d(nn.Module):
         self.k, self.stride, self.padding = kernel_size, stride or kernel_size, padding
 
     def forward(self, x):
-        return patches(x, self.k, self.stride, self.padding, 1, float("-inf")).amax(dim=(-2, -1))
+        windows = patches(x, self.k, self.stride, self.padding, 1, float("-inf")).flatten(-2)  # (B, C, oh, ow, k*k)
+        # gather at argmax, not amax: on ties the whole gradient goes to the first maximum, as in torch
+        # (amax would split it), which matters after ReLU where windows of zeros are common
+        return windows.gather(-1, windows.argmax(-1, keepdim=True)).squeeze(-1)
 
 
 class AvgPool2d(nn.Module):
