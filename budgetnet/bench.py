@@ -1,0 +1,179 @@
+"""Benchmarks. Every figure is a ratio against a baseline measured in the same run on the
+same shapes, because this machine is shared and noisy: never compare across runs."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from budgetnet.augment import random_affine
+from budgetnet.backends import CUSTOM, TORCH
+from budgetnet.compile import infer
+from budgetnet.data import Dataset, Split, load_dataset
+from budgetnet.spec import load_spec
+from budgetnet.train import train
+
+
+def timed(fn: Callable[[], object], min_seconds: float = 0.5, warmup: int = 1) -> float:
+    """Median-free simple timer: seconds per call, averaged over >= min_seconds of calls."""
+    for _ in range(warmup):
+        fn()
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return elapsed / calls
+
+
+# ----------------------------------------------------------------------------- layers
+def seed_loop_conv2d(x, weight, stride: int = 1, padding: int = 0):
+    """A convolution written the way seed 002 writes it: four Python loops, one dot product
+    per output element. The baseline of `bench layers`; never used for training."""
+    if padding:
+        x = F.pad(x, (padding,) * 4)
+    n, _, h, w = x.shape
+    c_out, _, kh, kw = weight.shape
+    oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+    out = torch.zeros(n, c_out, oh, ow)
+    for b in range(n):
+        for c in range(c_out):
+            for i in range(oh):
+                for j in range(ow):
+                    patch = x[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+                    out[b, c, i, j] = torch.sum(patch * weight[c])
+    return out
+
+
+@dataclass
+class LayerBench:
+    layer: str
+    loop_fwd_ms_per_image: float
+    custom_fwd_ms: float
+    torch_fwd_ms: float
+    custom_fwdbwd_ms: float
+    torch_fwdbwd_ms: float
+
+    @property
+    def custom_vs_loop(self) -> float:  # how many times faster than the seed's loop
+        return self.loop_fwd_ms_per_image * self.batch / self.custom_fwd_ms
+
+    batch: int = 128
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "custom_vs_loop_x": round(self.custom_vs_loop, 1),
+                "custom_vs_torch_fwd": round(self.custom_fwd_ms / self.torch_fwd_ms, 2),
+                "custom_vs_torch_fwdbwd": round(self.custom_fwdbwd_ms / self.torch_fwdbwd_ms, 2)}
+
+
+def bench_layers(spec="mnistnet3", batch: int = 128, loop_images: int = 1, seconds: float = 0.3) -> list[LayerBench]:
+    """Each conv of the spec, at its real input shape: the seed-style loop (forward, on
+    `loop_images` images, scaled per image), our custom conv and torch's, forward and
+    forward+backward on `batch` images."""
+    spec = load_spec(spec)
+    shape, out = tuple(spec.input), []
+    for layer, info in infer(spec):
+        if layer.op == "conv" and layer.args.groups == 1 and layer.args.dilation == 1:
+            a = layer.args
+            mods = {kit.name: kit.conv2d(shape[0], a.out, a.k, stride=a.stride, padding=a.padding, bias=a.bias)
+                    for kit in (CUSTOM, TORCH)}
+            mods["torch"].load_state_dict(mods["custom"].state_dict())
+            x = torch.randn(batch, *shape)
+            xg = x.clone().requires_grad_()
+            one = x[:loop_images]
+            loop = timed(lambda: seed_loop_conv2d(one, mods["custom"].weight.detach(), a.stride, a.padding),
+                         min_seconds=0, warmup=0)
+
+            def fwd(m):
+                with torch.no_grad():
+                    return m(x)
+
+            def fwdbwd(m):
+                m(xg).sum().backward()
+
+            out.append(LayerBench(
+                f"conv {shape[0]}->{a.out} k{a.k} @{shape[1]}x{shape[2]}", 1000 * loop / loop_images,
+                1000 * timed(lambda: fwd(mods["custom"]), seconds), 1000 * timed(lambda: fwd(mods["torch"]), seconds),
+                1000 * timed(lambda: fwdbwd(mods["custom"]), seconds), 1000 * timed(lambda: fwdbwd(mods["torch"]), seconds),
+                batch))
+        shape = info.out.shape
+    return out
+
+
+# ----------------------------------------------------------------------------- training
+class SeedStyleDataset(torch.utils.data.Dataset):
+    """How the seeds feed a model: one sample at a time, augmented per image."""
+
+    def __init__(self, split: Split, augment, mean: float, std: float):
+        self.split, self.augment, self.mean, self.std = split, augment, mean, std
+
+    def __len__(self):
+        return len(self.split)
+
+    def __getitem__(self, i):
+        x = random_affine(self.split.x[i:i + 1], self.augment)[0]  # one image, like a PIL transform
+        return (x - self.mean) / self.std, self.split.y[i]
+
+
+def naive_images_per_s(spec, data: Dataset, images: int, seed: int = 0) -> float:
+    """The seed-style loop: DataLoader over per-sample items, per-image augmentation, `.item()`
+    on every step for the running loss, as the seeds log it."""
+    spec = load_spec(spec)
+    torch.manual_seed(seed)
+    from budgetnet.compile import build
+    from budgetnet.schedule import make_optimizer
+
+    model = build(spec)
+    opt = make_optimizer(model.parameters(), spec.train.optimizer)
+    loader = torch.utils.data.DataLoader(SeedStyleDataset(data.train, spec.train.augment, data.mean, data.std),
+                                         batch_size=spec.train.batch_size, shuffle=True, num_workers=0)
+    model.train()
+    seen, running, start = 0, 0.0, time.perf_counter()
+    for x, y in loader:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        running += loss.item()
+        seen += len(y)
+        if seen >= images:
+            break
+    return seen / (time.perf_counter() - start)
+
+
+def engine_images_per_s(spec, data: Dataset, images: int, seed: int = 0) -> float:
+    n = (images // load_spec(spec).train.batch_size) * load_spec(spec).train.batch_size
+    sub = Dataset(Split(data.train.x[:n], data.train.y[:n]), None, Split(data.test.x[:1], data.test.y[:1]),
+                  data.mean, data.std, data.classes)
+    return train(spec, sub, epochs=1, seed=seed, eval_test=False).metrics.images_per_s
+
+
+def bench_train(spec="mnistnet3", images: int = 10_240, data_dir=None) -> dict:
+    data = load_dataset(data_dir)
+    engine = engine_images_per_s(spec, data, images)
+    naive = naive_images_per_s(spec, data, images)
+    return {"spec": load_spec(spec).name, "images": images, "engine_images_per_s": round(engine, 1),
+            "naive_images_per_s": round(naive, 1), "ratio": round(engine / naive, 2),
+            "threads": torch.get_num_threads()}
+
+
+def bench_model(spec="mnistnet3", batch: int = 128, seconds: float = 0.5) -> dict:
+    """The whole network, custom vs torch backend, same weights, forward and forward+backward."""
+    from budgetnet.compile import build
+
+    models = {name: build(spec, backend=name, seed=0).train() for name in ("custom", "torch")}
+    x = torch.randn(batch, *load_spec(spec).input)
+    out = {}
+    for name, m in models.items():
+        def fwd():
+            with torch.no_grad():
+                m(x)
+        out[f"{name}_fwd_ms"] = 1000 * timed(fwd, seconds)
+        out[f"{name}_fwdbwd_ms"] = 1000 * timed(lambda: m(x).sum().backward(), seconds)
+    out["custom_vs_torch_fwd"] = round(out["custom_fwd_ms"] / out["torch_fwd_ms"], 2)
+    out["custom_vs_torch_fwdbwd"] = round(out["custom_fwdbwd_ms"] / out["torch_fwdbwd_ms"], 2)
+    return out
