@@ -25,6 +25,9 @@ class Kit:
     activations: dict = field(default_factory=dict)
 
     # Composite blocks are shared; they take this kit for their leaf layers.
+    def identity(self):
+        return nn.Identity()
+
     def gap(self):
         return blocks.GlobalAvgPool()
 

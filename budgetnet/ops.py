@@ -161,6 +161,12 @@ class NoArgs(OpArgs):
     pass
 
 
+@register_op("identity", NoArgs)
+def identity(g: Geometry, a: NoArgs) -> Layer:
+    """Does nothing: lets a search template switch a layer off (`- $norm` with bn | identity)."""
+    return Layer(g, 0, 0, lambda kit: kit.identity())
+
+
 @register_op("gap", NoArgs)
 def gap(g: Geometry, a: NoArgs) -> Layer:
     """Global average pooling: (C, H, W) -> (C, 1, 1)."""

@@ -48,3 +48,44 @@ def confusion(matrix, path: str | Path, title: str) -> None:
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+def search_history(df, path: str | Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    if not df.empty:
+        for status, marker, color in (("complete", "o", "tab:blue"), ("pruned", "x", "tab:gray")):
+            sub = df[(df["status"] == status) & df["val_acc"].notna()]
+            ax.scatter(sub["trial"], 100 * sub["val_acc"], marker=marker, color=color, label=status)
+        done = df[df["status"] == "complete"].sort_values("trial")
+        if not done.empty:
+            ax.step(done["trial"], 100 * done["val_acc"].cummax(), where="post", color="tab:red", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
+def search_pareto(df, path: str | Path, title: str, budget: int | None) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    if not df.empty:
+        trained = df[df["val_acc"].notna()]
+        ax.scatter(trained["params"], 100 * trained["val_acc"], c="tab:blue", alpha=0.6, label="trained trials")
+        front = trained.sort_values("params")
+        front = front[front["val_acc"] >= front["val_acc"].cummax()]
+        ax.step(front["params"], 100 * front["val_acc"], where="post", color="tab:red", label="Pareto front")
+        over = df[df["status"] == "over_budget"]
+        if not over.empty and not trained.empty:
+            ax.scatter(over["params"], [100 * trained["val_acc"].min()] * len(over), marker="|", color="tab:gray",
+                       label="over budget (not trained)")
+    if budget:
+        ax.axvline(budget, color="black", linestyle="--", linewidth=1, label=f"budget {budget:,}")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)

@@ -5,7 +5,7 @@ import json
 
 from rich.console import Console
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # never wrap lines in logs and pipes
 console_err = Console(stderr=True, highlight=False)
 
 

@@ -1,0 +1,223 @@
+"""`budgetnet search`: Optuna over a search definition, with a hard parameter budget.
+
+The budget is counted from the filled-in spec before anything is built: an over-budget sample
+ends at once (pruned, status `over_budget`, 0 training seconds) and its constraint value steers
+the TPE sampler away from that region. Trials report validation accuracy every epoch so the
+pruner can stop weak ones. The test set is never touched during the search.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import optuna
+
+from budgetnet.compile import summarize
+from budgetnet.data import Dataset, load_dataset
+from budgetnet.errors import SpecError
+from budgetnet.searchdef import SearchDef
+from budgetnet.spec import Spec, load_spec
+from budgetnet.train import train
+
+TRAINED = ("complete", "pruned")  # statuses of trials that actually trained
+
+
+@dataclass
+class SearchOptions:
+    out: Path
+    trials: int | None = 20          # trained trials (over-budget samples do not count)
+    timeout: float | None = None     # seconds
+    storage: str | None = None       # default: sqlite:///OUT/study.db
+    study_name: str | None = None
+    workers: int = 1
+    epochs: int | None = None        # override every trial's epochs (smoke runs)
+    subset: int | None = None
+    seed: int = 0
+    backend: str | None = None
+    device: str | None = None
+    objective: str = "accuracy"      # or "pareto": (val accuracy, params)
+    pruner: str = "median"           # median | hyperband | none
+    data_dir: str | None = None
+    heartbeat: int | None = None     # seconds; RDB storages only (see budgetnet.storage)
+
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
+
+
+def over_budget(search: SearchDef, params: int, macs: int, epochs: int) -> str | None:
+    b = search.budget
+    for what, actual, limit in (("params", params, b.max_params), ("MACs", macs, b.max_macs),
+                                ("epochs", epochs, b.max_epochs)):
+        if limit is not None and actual > limit:
+            return f"{what} {actual:,} > {limit:,}"
+    return None
+
+
+def _set_constraints(trial: optuna.Trial, search: SearchDef, params: int | None, val_acc: float | None) -> None:
+    """Constraint values for the sampler (feasible when <= 0): budget excess, accuracy deficit.
+    Over-budget samples score hundreds, under-floor ones hundredths: TPE learns both apart."""
+    excess = 1.0 if params is None else float(params - search.budget.max_params) if search.budget.max_params else 0.0
+    trial.set_constraint("params", excess)
+    trial.set_constraint("accuracy", search.min_accuracy - (val_acc or 0.0))
+
+
+def filled_spec(search: SearchDef, values: dict, epochs: int | None = None) -> Spec:
+    spec = search.spec(values)
+    if epochs:
+        raw = spec.to_dict()
+        raw.setdefault("train", {})["epochs"] = epochs
+        spec = load_spec(raw)
+    return spec
+
+
+def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Callable:
+    def objective(trial: optuna.Trial):
+        values = {name: dist.suggest(trial, name) for name, dist in search.space.items()}
+        try:
+            spec = filled_spec(search, values, opts.epochs)
+        except SpecError as e:
+            trial.set_user_attr("status", "invalid")
+            trial.set_user_attr("reason", e.issues[0].line("template")[:200])
+            _set_constraints(trial, search, None, None)
+            raise optuna.TrialPruned("invalid spec")
+        s = summarize(spec)
+        trial.set_user_attr("params", s.params)
+        trial.set_user_attr("macs", s.macs)
+        trial.set_user_attr("epochs", spec.train.epochs)
+        reason = over_budget(search, s.params, s.macs, spec.train.epochs)
+        if reason:  # never built, never trained
+            trial.set_user_attr("status", "over_budget")
+            trial.set_user_attr("reason", reason)
+            trial.set_user_attr("seconds", 0.0)
+            _set_constraints(trial, search, s.params, None)
+            raise optuna.TrialPruned(reason)
+        seed = opts.seed + trial.number
+        trial.set_user_attr("seed", seed)
+        start = time.perf_counter()
+        history: list[float] = []
+
+        def on_epoch(stat, result):
+            history.append(stat.val_acc)
+            if opts.objective == "accuracy":
+                trial.report(stat.val_acc, stat.epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after epoch {stat.epoch}")
+
+        try:
+            result = train(spec, data, seed=seed, device=opts.device, backend=opts.backend,
+                           eval_test=False, on_epoch=on_epoch)
+        except optuna.TrialPruned:
+            trial.set_user_attr("status", "pruned")
+            trial.set_user_attr("epochs_run", len(history))
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            trial.set_user_attr("val_acc", history[-1] if history else None)
+            _set_constraints(trial, search, s.params, history[-1] if history else None)
+            raise
+        m = result.metrics
+        for key, value in (("status", "complete"), ("epochs_run", m.epochs), ("seconds", m.seconds),
+                           ("val_acc", m.val_acc), ("best_val_acc", m.best_val_acc)):
+            trial.set_user_attr(key, value)
+        _set_constraints(trial, search, s.params, m.val_acc)
+        return (m.val_acc, s.params) if opts.objective == "pareto" else m.val_acc
+
+    return objective
+
+
+def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1), reduction_factor=3)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(search: SearchDef, opts: SearchOptions, storage=None) -> optuna.Study:
+    from budgetnet.storage import make_storage
+
+    max_epochs = opts.epochs or search.budget.max_epochs or 15
+    sampler = optuna.samplers.TPESampler(seed=opts.seed, n_startup_trials=5, multivariate=True)
+    directions = ["maximize", "minimize"] if opts.objective == "pareto" else ["maximize"]
+    study = optuna.create_study(
+        storage=storage or make_storage(opts.storage_url(), opts.heartbeat),
+        study_name=opts.study_name or f"{search.name}-{search.budget.max_params}",
+        sampler=sampler, pruner=make_pruner(opts.pruner, max_epochs), directions=directions,
+        load_if_exists=True)
+    if not study.trials:  # a new study: the seeds' baselines run first
+        for ref in search.reference:
+            study.enqueue_trial(ref, skip_if_exists=True)
+        study.set_user_attr("search", search.name)
+        study.set_user_attr("budget", search.budget.model_dump(exclude_none=True))
+        study.set_user_attr("min_accuracy", search.min_accuracy)
+    return study
+
+
+def trained_count(study: optuna.Study) -> int:
+    return sum(t.user_attrs.get("status") in TRAINED for t in study.get_trials(deepcopy=False))
+
+
+def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> None:
+    """One worker process: optimize until the study holds `opts.trials` trained trials."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    data = load_dataset(opts.data_dir, subset=opts.subset)
+    study = open_study(search, opts)
+    limit = opts.trials
+
+    def stop_when_done(study, trial):
+        if on_trial:
+            on_trial(study, trial)
+        if limit is not None and trained_count(study) >= limit:
+            study.stop()
+        # a sampler that keeps proposing over-budget points must not spin forever
+        if limit is not None and len(study.trials) > 50 * limit + 20:
+            logging.getLogger("budgetnet").warning("stopping: too many over-budget samples")
+            study.stop()
+
+    if limit is not None and trained_count(study) >= limit:
+        return
+    study.optimize(make_objective(search, opts, data), timeout=opts.timeout, callbacks=[stop_when_done],
+                   catch=(RuntimeError,), gc_after_trial=False)
+
+
+def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int) -> None:
+    import torch
+    torch.set_num_threads(threads)
+    run_worker(SearchDef.model_validate(search_dict), opts)
+
+
+@dataclass
+class SearchSummary:
+    trials: int
+    trained: int
+    complete: int
+    pruned: int
+    over_budget: int
+    invalid: int
+    failed: int
+    over_budget_train_seconds: float
+    epochs_run: int
+    epochs_full: int
+    wall_seconds: float
+    best: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> optuna.Study:
+    """Run (or resume) the study with `opts.workers` processes on the same storage."""
+    opts.out.mkdir(parents=True, exist_ok=True)
+    open_study(search, opts)  # create it (and enqueue references) once, before workers race
+    if opts.workers <= 1:
+        run_worker(search, opts, on_trial)
+    else:
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 1) // opts.workers)
+        procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), opts, threads)) for _ in range(opts.workers)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    return open_study(search, opts)

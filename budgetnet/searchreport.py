@@ -1,0 +1,113 @@
+"""What a search leaves in its output directory: leaderboard (CSV + Markdown), the winner
+retrained with test accuracy measured once, best.yaml, plots, the command and a summary."""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from budgetnet import atomic, plots
+from budgetnet.search import TRAINED, SearchDef, SearchOptions, SearchSummary, filled_spec
+
+COLUMNS = ["trial", "status", "params", "macs", "val_acc", "best_val_acc", "epochs_run", "epochs", "seconds", "seed"]
+
+
+def leaderboard(study: optuna.Study) -> pd.DataFrame:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        a = t.user_attrs
+        status = a.get("status") or ("failed" if t.state == optuna.trial.TrialState.FAIL else
+                                     "running" if t.state == optuna.trial.TrialState.RUNNING else t.state.name.lower())
+        rows.append({"trial": t.number, "status": status, "params": a.get("params"), "macs": a.get("macs"),
+                     "val_acc": a.get("val_acc"), "best_val_acc": a.get("best_val_acc"),
+                     "epochs_run": a.get("epochs_run", 0), "epochs": a.get("epochs"),
+                     "seconds": round(a.get("seconds", 0.0) or 0.0, 1), "seed": a.get("seed"),
+                     "reason": a.get("reason", ""), **{f"hp_{k}": v for k, v in t.params.items()}})
+    df = pd.DataFrame(rows, columns=None if rows else COLUMNS)
+    if df.empty:
+        return df
+    df["_rank"] = df["status"].map({"complete": 0, "pruned": 1}).fillna(2)
+    return df.sort_values(["_rank", "val_acc", "params"], ascending=[True, False, True],
+                          na_position="last").drop(columns="_rank").reset_index(drop=True)
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    done = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("status") == "complete"]
+    return max(done, key=lambda t: (t.user_attrs["val_acc"], -t.user_attrs["params"])) if done else None
+
+
+def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float) -> SearchSummary:
+    trials = study.get_trials(deepcopy=False)
+    status = [t.user_attrs.get("status") for t in trials]
+    trained = [t for t in trials if t.user_attrs.get("status") in TRAINED]
+    full = opts.epochs or None
+    return SearchSummary(
+        trials=len(trials), trained=len(trained), complete=status.count("complete"), pruned=status.count("pruned"),
+        over_budget=status.count("over_budget"), invalid=status.count("invalid"),
+        failed=sum(t.state == optuna.trial.TrialState.FAIL for t in trials),
+        over_budget_train_seconds=sum(t.user_attrs.get("seconds", 0.0) for t in trials
+                                      if t.user_attrs.get("status") == "over_budget"),
+        epochs_run=sum(t.user_attrs.get("epochs_run", 0) for t in trained),
+        epochs_full=sum(full or t.user_attrs.get("epochs", 0) for t in trained),
+        wall_seconds=wall)
+
+
+def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float,
+             retrain: bool = True, on_batch=None) -> SearchSummary:
+    from budgetnet.runs import train_run
+
+    out = opts.out
+    summary = summarize_study(study, search, opts, wall)
+    best = best_trial(study)
+    df = leaderboard(study)
+    if best is not None:
+        spec = filled_spec(search, best.params, opts.epochs)
+        raw = spec.to_dict()
+        raw["name"] = f"best_{search.name}"
+        raw["budget"] = search.budget.model_dump(exclude_none=True)
+        raw["notes"] = (f"found by `budgetnet search {search.name}`, trial {best.number}: validation accuracy "
+                        f"{100 * best.user_attrs['val_acc']:.2f}% (seed {best.user_attrs['seed']})")
+        atomic.write_text(out / "best.yaml", _yaml(raw))
+        summary.best = {"trial": best.number, "params": best.user_attrs["params"], "macs": best.user_attrs["macs"],
+                        "val_acc": best.user_attrs["val_acc"], "seed": best.user_attrs["seed"], "values": best.params}
+        if retrain:
+            m = train_run(out / "best.yaml", out / "best", seed=best.user_attrs["seed"], subset=opts.subset,
+                          data_dir=opts.data_dir, backend=opts.backend, device=opts.device, on_batch=on_batch)
+            summary.best.update(retrained_val_acc=m.val_acc, test_acc=m.test_acc, retrain_seconds=m.seconds)
+            df.loc[df["trial"] == best.number, "test_acc"] = m.test_acc
+    df.to_csv(out / "leaderboard.csv.tmp", index=False)
+    Path(out / "leaderboard.csv.tmp").replace(out / "leaderboard.csv")
+    atomic.write_text(out / "leaderboard.md", _markdown(df, search, summary))
+    atomic.write_text(out / "command.txt", " ".join(shlex.quote(a) for a in ["budgetnet", *sys.argv[1:]]) + "\n")
+    atomic.write_json(out / "summary.json", {**summary.__dict__, "search": search.name,
+                                             "budget": search.budget.model_dump(exclude_none=True),
+                                             "min_accuracy": search.min_accuracy})
+    plots.search_history(df, out / "history.png", f"{search.name}: validation accuracy per trial")
+    plots.search_pareto(df, out / "pareto.png", f"{search.name}: accuracy vs parameters",
+                        search.budget.max_params)
+    return summary
+
+
+def _yaml(raw: dict) -> str:
+    import yaml
+    return yaml.safe_dump(raw, sort_keys=False)
+
+
+def _markdown(df: pd.DataFrame, search: SearchDef, s: SearchSummary) -> str:
+    head = (f"# Search `{search.name}`: {search.description}\n\n"
+            f"Budget: {search.budget.model_dump(exclude_none=True)}; accuracy floor {100 * search.min_accuracy:.2f}% "
+            f"(validation during the search; test only for the retrained winner).\n\n"
+            f"{s.trials} samples: {s.complete} complete, {s.pruned} pruned, {s.over_budget} over budget "
+            f"(never trained, {s.over_budget_train_seconds:.0f} s of training), {s.invalid} invalid, "
+            f"{s.failed} failed. Epochs run {s.epochs_run} of {s.epochs_full} a search without pruning would run. "
+            f"Wall time {s.wall_seconds:.0f} s.\n\n")
+    if df.empty:
+        return head + "No trials.\n"
+    show = df.copy()
+    for col in ("val_acc", "best_val_acc", "test_acc"):
+        if col in show:
+            show[col] = show[col].map(lambda v: f"{100 * v:.2f}" if pd.notna(v) else "")
+    return head + show.to_markdown(index=False) + "\n"
