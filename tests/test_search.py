@@ -1,0 +1,89 @@
+"""Smoke searches: the budget is hard, resuming adds trials, outputs exist, best.yaml complies."""
+import json
+
+import optuna
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import budgetnet
+from budgetnet.check import check
+from budgetnet.cli import app
+from budgetnet.errors import SpecError
+from budgetnet.searchdef import load_search, pick_search, search_names
+
+runner = CliRunner()
+SMOKE = ["--epochs", "1", "--subset", "1000", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("search")
+    first = runner.invoke(app, ["search", "--max-params", "5000", "--trials", "3", "--out", str(out), *SMOKE])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["search", "--max-params", "5000", "--trials", "5", "--out", str(out), *SMOKE])
+    assert second.exit_code == 0, second.output
+    return out
+
+
+def _study(out):
+    return optuna.load_study(study_name="under7k-5000", storage=f"sqlite:///{out / 'study.db'}")
+
+
+def test_over_budget_samples_are_never_trained(smoke):
+    trials = _study(smoke).trials
+    over = [t for t in trials if t.user_attrs.get("status") == "over_budget"]
+    trained = [t for t in trials if t.user_attrs.get("status") in ("complete", "pruned")]
+    assert over, "a 5,000 budget on the under7k space must reject some samples"
+    for t in over:
+        assert t.user_attrs["params"] > 5000 and t.user_attrs["seconds"] == 0.0
+        assert not t.intermediate_values and "val_acc" not in t.user_attrs
+    for t in trained:
+        assert t.user_attrs["params"] <= 5000 and t.intermediate_values
+
+
+def test_resume_adds_trials(smoke):
+    trained = [t for t in _study(smoke).trials if t.user_attrs.get("status") in ("complete", "pruned")]
+    assert len(trained) == 5  # 3 from the first run, 2 more from the rerun
+
+
+def test_outputs_exist_and_best_complies(smoke):
+    for name in ("leaderboard.csv", "leaderboard.md", "best.yaml", "best/checkpoint.pt", "best/metrics.json",
+                 "history.png", "pareto.png", "summary.json", "command.txt", "study.db"):
+        assert (smoke / name).is_file(), name
+    assert check(smoke / "best.yaml", max_params=5000).ok
+    result = runner.invoke(app, ["check", str(smoke / "best.yaml"), "--max-params", "5000"])
+    assert result.exit_code == 0
+    summary = json.loads((smoke / "summary.json").read_text())
+    assert summary["over_budget"] >= 1 and summary["over_budget_train_seconds"] == 0
+    assert 0 < summary["best"]["test_acc"] <= 1
+    board = pd.read_csv(smoke / "leaderboard.csv")
+    assert board["test_acc"].notna().sum() == 1  # test accuracy only for the confirmed winner
+
+
+def test_reference_config_runs_first(tmp_path):
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["search", "under7k", "--trials", "1", "--out", str(out), "--no-retrain", *SMOKE])
+    assert result.exit_code == 0, result.output
+    first = optuna.load_study(study_name="under7k-6999", storage=f"sqlite:///{out / 'study.db'}").trials[0]
+    assert first.user_attrs["params"] == budgetnet.count_params("mnistnet3") == 6560
+
+
+@pytest.mark.parametrize("name", search_names())
+def test_shipped_searches_are_valid_and_references_fit(name):
+    s = load_search(name)
+    for ref in s.reference:
+        assert budgetnet.count_params(s.spec(ref)) <= s.budget.max_params
+
+
+def test_pick_search_by_budget():
+    assert pick_search(7000) == "under7k" and pick_search(8000) == "under8k" and pick_search(3000) == "under4k"
+
+
+def test_bad_search_file_is_located(write_yaml):
+    path = write_yaml("name: x\nbudget: {max_params: 100}\nspace: {w: {int: [1, 2]}}\n"
+                      "template: {name: t, layers: [{conv: {out: $w}}, {conv: {out: $v}}, gap, flatten]}\n")
+    with pytest.raises(SpecError, match="holes without a range: v"):
+        load_search(path)
+    result = runner.invoke(app, ["search", path, "--trials", "1"])
+    assert result.exit_code == 2 and "holes without a range" in result.stderr
