@@ -1,0 +1,149 @@
+"""Training, checkpoints and evaluation: reproducible, resumable, honest about bad input."""
+import json
+import shutil
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from budgetnet.cli import app
+from budgetnet.data import load_dataset
+from budgetnet.errors import CheckpointError
+from budgetnet.runs import evaluate_checkpoint, train_run
+from budgetnet.schedule import make_optimizer, make_scheduler
+from budgetnet.spec import SchedulerCfg, OptimizerCfg, load_spec
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    result = runner.invoke(app, ["train", "mnistnet3", "--out", str(out), "--epochs", "2", "--subset", "1024"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_train_writes_outputs(trained):
+    metrics = json.loads((trained / "metrics.json").read_text())
+    for key in ("params", "epochs", "seconds", "val_acc", "test_acc", "best_val_acc", "history"):
+        assert key in metrics
+    assert metrics["params"] == 6560 and metrics["epochs"] == 2 and len(metrics["history"]) == 2
+    assert set(metrics["history"][0]) >= {"train_loss", "val_acc", "seconds"}
+    assert (trained / "curves.png").stat().st_size > 1000
+    ckpt = torch.load(trained / "checkpoint.pt", weights_only=True)  # safe loading works
+    assert ckpt["resume"] is None and ckpt["spec"]["name"] == "mnistnet3"
+
+
+def test_same_seed_same_metrics(tmp_path):
+    a = train_run("mnistnet3", tmp_path / "a", epochs=2, subset=512, seed=5)
+    b = train_run("mnistnet3", tmp_path / "b", epochs=2, subset=512, seed=5)
+    c = train_run("mnistnet3", tmp_path / "c", epochs=2, subset=512, seed=6)
+    assert [h.train_loss for h in a.history] == [h.train_loss for h in b.history]
+    assert (a.val_acc, a.test_acc) == (b.val_acc, b.test_acc)
+    assert [h.train_loss for h in a.history] != [h.train_loss for h in c.history]
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    full = train_run("mnistnet3", tmp_path / "full", epochs=3, subset=512, seed=1)
+
+    def interrupt(stat, result):
+        if stat.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run("mnistnet3", tmp_path / "cut", epochs=3, subset=512, seed=1, on_epoch=interrupt)
+    assert not (tmp_path / "cut" / "metrics.json").exists()  # nothing half-finished claims to be done
+    resumed = train_run("mnistnet3", tmp_path / "cut", epochs=3, subset=512, seed=1, resume=True)
+    assert [h.train_loss for h in resumed.history] == [h.train_loss for h in full.history]
+    assert resumed.test_acc == full.test_acc
+
+
+def test_eval_json_and_confusion(trained):
+    result = runner.invoke(app, ["eval", str(trained / "checkpoint.pt"), "--json"])
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert report["test_acc"] == json.loads((trained / "metrics.json").read_text())["test_acc"]
+    assert len(report["per_class"]) == 10 and sum(map(sum, report["confusion"])) == 10_000
+    assert (trained / "confusion.png").is_file()
+
+
+def test_truncated_checkpoint_is_one_line(trained, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes((trained / "checkpoint.pt").read_bytes()[:3000])
+    result = runner.invoke(app, ["eval", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and str(bad) in result.stderr and "truncated or corrupt" in result.stderr
+
+
+def test_checkpoint_of_another_spec_is_refused(trained):
+    with pytest.raises(CheckpointError, match="different architecture"):
+        evaluate_checkpoint(trained / "checkpoint.pt", expected="mnistnet2")
+    result = runner.invoke(app, ["check", "mnistnet2", "--min-accuracy", "0.5", "--weights", str(trained / "checkpoint.pt")])
+    assert result.exit_code == 2 and "different architecture" in result.output
+
+
+def test_check_min_accuracy_with_weights(trained):
+    acc = json.loads((trained / "metrics.json").read_text())["test_acc"]
+    ok = runner.invoke(app, ["check", "mnistnet3", "--min-accuracy", f"{acc - 0.01:.4f}", "--weights", str(trained / "checkpoint.pt")])
+    bad = runner.invoke(app, ["check", "mnistnet3", "--min-accuracy", f"{min(acc + 0.01, 1):.4f}", "--weights", str(trained / "checkpoint.pt")])
+    assert ok.exit_code == 0 and bad.exit_code == 1
+
+
+def test_step_schedule_matches_steplr():
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    opt = make_optimizer(params, OptimizerCfg(lr=0.05))
+    sched = make_scheduler(opt, SchedulerCfg(name="step", step_size=4, gamma=0.35), steps_per_epoch=10, epochs=15)
+    lrs = []
+    for _ in range(150):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[39] == pytest.approx(0.05) and lrs[40] == pytest.approx(0.05 * 0.35) and lrs[80] == pytest.approx(0.05 * 0.35 ** 2)
+
+
+def test_seed_recipes_are_expressible():
+    assert load_spec("mnistnet2").train.optimizer.nesterov and load_spec("mnistnet2").train.scheduler.step_size == 2
+    assert load_spec("mnistnet3").train.scheduler.gamma == 0.35
+
+
+# ----------------------------------------------------------------------------- data
+def test_embedded_mnist_facts():
+    d = load_dataset()
+    assert (len(d.train), len(d.val), len(d.test)) == (55_000, 5_000, 10_000)
+    assert d.test.y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    full = load_dataset(full_train=True)
+    assert full.train.y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4] and full.val is None
+    assert torch.bincount(full.train.y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def _copy_data(tmp_path):
+    from budgetnet.data import EMBEDDED
+    d = tmp_path / "idx"
+    shutil.copytree(EMBEDDED, d)
+    return d
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "corrupt"])
+def test_bad_data_file_is_named(tmp_path, damage):
+    d = _copy_data(tmp_path)
+    target = d / "t10k-labels-idx1-ubyte.gz"
+    if damage == "missing":
+        target.unlink()
+    elif damage == "truncated":
+        target.write_bytes(target.read_bytes()[:100])
+    else:
+        import gzip
+        raw = bytearray(gzip.decompress(target.read_bytes()))
+        raw[100] ^= 1
+        target.write_bytes(gzip.compress(bytes(raw)))
+    result = runner.invoke(app, ["train", "mnistnet3", "--out", str(tmp_path / "o"), "--epochs", "1",
+                                 "--subset", "64", "--data-dir", str(d)])
+    assert result.exit_code == 2 and "t10k-labels-idx1-ubyte" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_other_idx_directory_works_without_checksums(tmp_path):
+    d = _copy_data(tmp_path)
+    (d / "SHA256SUMS.idx").unlink()
+    assert len(load_dataset(d).test) == 10_000
