@@ -42,7 +42,7 @@ class SearchOptions:
     objective: str = "accuracy"      # or "pareto": (val accuracy, params)
     pruner: str = "median"           # median | hyperband | none
     data_dir: str | None = None
-    heartbeat: int | None = None     # seconds; RDB storages only (see budgetnet.storage)
+    heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
 
     def storage_url(self) -> str:
         return self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
@@ -135,23 +135,33 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def open_study(search: SearchDef, opts: SearchOptions, storage=None) -> optuna.Study:
-    from budgetnet.storage import make_storage
+def study_name(search: SearchDef, opts: SearchOptions) -> str:
+    return opts.study_name or f"{search.name}-{search.budget.max_params}"
+
+
+def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
+    """Create or load the study. Under the study's lock: on a fresh database, workers starting
+    together would race to create Optuna's schema and to enqueue the references."""
+    from budgetnet.storage import SlotLock, make_storage
 
     max_epochs = opts.epochs or search.budget.max_epochs or 15
     sampler = optuna.samplers.TPESampler(seed=opts.seed, n_startup_trials=5, multivariate=True)
     directions = ["maximize", "minimize"] if opts.objective == "pareto" else ["maximize"]
-    study = optuna.create_study(
-        storage=storage or make_storage(opts.storage_url(), opts.heartbeat),
-        study_name=opts.study_name or f"{search.name}-{search.budget.max_params}",
-        sampler=sampler, pruner=make_pruner(opts.pruner, max_epochs), directions=directions,
-        load_if_exists=True)
-    if not study.trials:  # a new study: the seeds' baselines run first
-        for ref in search.reference:
-            study.enqueue_trial(ref, skip_if_exists=True)
-        study.set_user_attr("search", search.name)
-        study.set_user_attr("budget", search.budget.model_dump(exclude_none=True))
-        study.set_user_attr("min_accuracy", search.min_accuracy)
+    name = study_name(search, opts)
+    lock = SlotLock(opts.storage_url(), name)
+    lock.acquire()
+    try:
+        study = optuna.create_study(storage=make_storage(opts.storage_url(), opts.heartbeat), study_name=name,
+                                    sampler=sampler, pruner=make_pruner(opts.pruner, max_epochs),
+                                    directions=directions, load_if_exists=True)
+        if not study.trials:  # a new study: the seeds' baselines run first
+            for ref in search.reference:
+                study.enqueue_trial(ref, skip_if_exists=True)
+            study.set_user_attr("search", search.name)
+            study.set_user_attr("budget", search.budget.model_dump(exclude_none=True))
+            study.set_user_attr("min_accuracy", search.min_accuracy)
+    finally:
+        lock.release()
     return study
 
 
@@ -159,27 +169,60 @@ def trained_count(study: optuna.Study) -> int:
     return sum(t.user_attrs.get("status") in TRAINED for t in study.get_trials(deepcopy=False))
 
 
+def _slots(study: optuna.Study) -> tuple[int, int]:
+    """(trained trials finished, trials running now): a running trial holds a slot until it
+    turns out over budget or invalid, which it does within milliseconds."""
+    from optuna.trial import TrialState
+    trials = study.get_trials(deepcopy=False)
+    done = sum(t.user_attrs.get("status") in TRAINED for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    return done, running
+
+
 def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> None:
-    """One worker process: optimize until the study holds `opts.trials` trained trials."""
+    """One worker: run trials until the study holds exactly `opts.trials` trained trials.
+
+    Counting and starting the next trial happen under a study-wide lock (see
+    budgetnet.storage), so any number of workers on any number of machines stop at exactly
+    `opts.trials`; a dead worker's trial is failed by heartbeat and re-enqueued."""
+    from budgetnet.storage import SlotLock, fail_stale
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = load_dataset(opts.data_dir, subset=opts.subset)
     study = open_study(search, opts)
-    limit = opts.trials
+    objective = make_objective(search, opts, data)
+    lock = SlotLock(opts.storage_url(), study.study_name)  # the same lock open_study took
+    deadline = time.monotonic() + opts.timeout if opts.timeout else None
+    over_budget_streak = 0
 
-    def stop_when_done(study, trial):
+    def claimed_objective(trial):
+        lock.release()  # the trial exists (RUNNING) now: it holds its slot
+        return objective(trial)
+
+    def after_trial(study, trial):
+        nonlocal over_budget_streak
+        over_budget_streak = over_budget_streak + 1 if trial.user_attrs.get("status") == "over_budget" else 0
         if on_trial:
             on_trial(study, trial)
-        if limit is not None and trained_count(study) >= limit:
-            study.stop()
-        # a sampler that keeps proposing over-budget points must not spin forever
-        if limit is not None and len(study.trials) > 50 * limit + 20:
-            logging.getLogger("budgetnet").warning("stopping: too many over-budget samples")
-            study.stop()
 
-    if limit is not None and trained_count(study) >= limit:
-        return
-    study.optimize(make_objective(search, opts, data), timeout=opts.timeout, callbacks=[stop_when_done],
-                   catch=(RuntimeError,), gc_after_trial=False)
+    while deadline is None or time.monotonic() < deadline:
+        if over_budget_streak > 500:  # the space barely intersects the budget
+            logging.getLogger("budgetnet").warning("stopping: 500 over-budget samples in a row")
+            return
+        lock.acquire()
+        try:
+            fail_stale(study)
+            done, running = _slots(study)
+            if opts.trials is not None and done >= opts.trials:
+                return
+            if opts.trials is not None and done + running >= opts.trials:
+                lock.release()
+                time.sleep(1.0)  # every slot is taken; wait in case one frees up
+                continue
+            study.optimize(claimed_objective, n_trials=1, callbacks=[after_trial], catch=(RuntimeError,),
+                           gc_after_trial=False)
+        finally:
+            lock.release()
 
 
 def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int) -> None:
@@ -207,6 +250,7 @@ class SearchSummary:
 
 def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> optuna.Study:
     """Run (or resume) the study with `opts.workers` processes on the same storage."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     opts.out.mkdir(parents=True, exist_ok=True)
     open_study(search, opts)  # create it (and enqueue references) once, before workers race
     if opts.workers <= 1:
@@ -218,6 +262,22 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
         procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), opts, threads)) for _ in range(opts.workers)]
         for p in procs:
             p.start()
-        for p in procs:
-            p.join()
+        _watch(open_study(search, opts), procs, on_trial)
     return open_study(search, opts)
+
+
+def _watch(study: optuna.Study, procs, on_trial: Callable | None, every: float = 2.0) -> None:
+    """While worker processes run, report each trial as it finishes (the live view)."""
+    seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    while True:
+        alive = any(p.is_alive() for p in procs)
+        for t in study.get_trials(deepcopy=False):
+            if t.state.is_finished() and t.number not in seen:
+                seen.add(t.number)
+                if on_trial:
+                    on_trial(study, t)
+        if not alive:
+            break
+        time.sleep(every)
+    for p in procs:
+        p.join()

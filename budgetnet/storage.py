@@ -1,20 +1,85 @@
-"""Optuna storages: SQLite for one machine (with a busy timeout so several local workers wait
-for the lock instead of failing), PostgreSQL (or any RDB URL) for many machines, with
-heartbeats so a killed worker's trial is retried instead of left RUNNING."""
+"""Optuna storages and the one piece of coordination budgetnet adds on top of them.
+
+- SQLite (one machine): a busy timeout, so several local workers wait for the write lock
+  instead of failing. SQLite serialises writers; it suits a handful of local processes, not
+  many machines or a network filesystem.
+- PostgreSQL (`postgresql+psycopg://...`, many machines): Optuna's RDB storage as is.
+- Heartbeats: a running trial's worker writes a heartbeat every `heartbeat` seconds; a trial
+  whose heartbeat stops (SIGKILL, power loss) is marked FAIL by the next worker and re-enqueued
+  with the same parameters (RetryHeartbeatStaleTrialCallback, up to 3 times).
+- Trial slots: `slot_lock` is a mutex (a PostgreSQL advisory lock, or an flock next to the
+  SQLite file) held while a worker counts the trials and starts its next one, so N workers
+  finish exactly the requested number of trials. It is a lock around Optuna's own trial
+  creation, not a queue.
+"""
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import threading
+import warnings
+from pathlib import Path
+
 import optuna
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+import sqlalchemy
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+DEFAULT_HEARTBEAT = 10  # seconds
 
 
-def make_storage(url: str, heartbeat: int | None = None) -> RDBStorage:
-    engine_kwargs = {}
-    if url.startswith("sqlite"):
-        engine_kwargs = {"connect_args": {"timeout": 60}}  # seconds to wait on a locked database
-    else:
-        engine_kwargs = {"pool_pre_ping": True}
-    kwargs = {}
-    if heartbeat:
-        kwargs = {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat,
-                  "failed_trial_callback": RetryFailedTrialCallback(max_retry=3)}
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+def normalize_url(url: str) -> str:
+    """`postgresql://` means psycopg 3 here (SQLAlchemy's default driver is psycopg2)."""
+    return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
+
+
+def make_storage(url: str, heartbeat: int | None = DEFAULT_HEARTBEAT) -> RDBStorage:
+    url = normalize_url(url)
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since v2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        kwargs = {}
+        if heartbeat:
+            kwargs = {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat,
+                      "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=3)}
+        return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+
+
+class SlotLock:
+    """A cross-process mutex tied to one study; released automatically if its holder dies."""
+
+    def __init__(self, url: str, study_name: str):
+        self.url, self.key = normalize_url(url), int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:7], "big")
+        self._held = threading.Lock()  # guards double release within this process
+        self._conn = self._file = None
+
+    def acquire(self) -> None:
+        if self.url.startswith("sqlite"):
+            path = Path(self.url.split("///", 1)[1] + ".lock")
+            self._file = open(path, "a")
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        elif self.url.startswith("postgresql"):
+            self._conn = sqlalchemy.create_engine(self.url, poolclass=sqlalchemy.pool.NullPool).connect()
+            self._conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": self.key})
+        self._held.acquire()
+
+    def release(self) -> None:
+        if not self._held.locked():
+            return
+        self._held.release()
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+        if self._conn is not None:
+            with contextlib.suppress(sqlalchemy.exc.SQLAlchemyError):
+                self._conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            self._conn.close()  # closing the session frees the lock in any case
+            self._conn = None
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Mark trials whose worker stopped heartbeating as FAIL (and so re-enqueue them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)

@@ -29,7 +29,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            backend: Optional[str] = typer.Option(None, help="torch or custom; default: the template's."),
            device: str = typer.Option("auto", help="cpu, cuda, ... (auto: cuda when available)."),
            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
-           heartbeat: Optional[int] = typer.Option(None, min=1, help="Heartbeat seconds: trials of dead workers are retried (RDB storage)."),
+           heartbeat: int = typer.Option(10, min=1, help="Heartbeat seconds: a trial whose worker died is failed after 3 missed beats and retried."),
            retrain: bool = typer.Option(True, help="Retrain the winner and measure its test accuracy once.")):
     """Search a spec family under a hard budget. Over-budget samples are never trained. Rerunning
     the same command resumes the study. Outputs: leaderboard.csv/.md, best.yaml, best/ (checkpoint,
