@@ -133,7 +133,10 @@ def read_raw(x: Union[str, Path, Mapping]) -> tuple[str, dict]:
     if isinstance(x, Mapping):
         return "<mapping>", copy.deepcopy(dict(x))
     path = Path(x)
-    if not path.exists() and isinstance(x, str) and "/" not in x and not x.endswith((".yaml", ".yml")):
+    bare_name = isinstance(x, str) and "/" not in x and not x.endswith((".yaml", ".yml"))
+    # a bare name is a zoo model unless a file of that name exists (a directory does not count:
+    # `budgetnet train mnistnet3 --out mnistnet3` must find the zoo model the second time too)
+    if bare_name and not path.is_file():
         return f"zoo:{x}", _read_yaml(_zoo_path(x), x)
     return str(x), _read_yaml(path, str(x))
 
