@@ -2,12 +2,15 @@
 same shapes, because this machine is shared and noisy: never compare across runs."""
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from budgetnet.augment import random_affine
 from budgetnet.backends import CUSTOM, TORCH
@@ -106,17 +109,24 @@ def bench_layers(spec="mnistnet3", batch: int = 128, loop_images: int = 1, secon
 
 # ----------------------------------------------------------------------------- training
 class SeedStyleDataset(torch.utils.data.Dataset):
-    """How the seeds feed a model: one sample at a time, augmented per image."""
+    """How the seeds feed a model: one PIL image at a time through torchvision-style transforms
+    (seed 004: RandomRotation(+-7) then RandomAffine(degrees=15), ToTensor, Normalize), written
+    with Pillow because torchvision cannot be installed next to the CPU torch here."""
 
-    def __init__(self, split: Split, augment, mean: float, std: float):
-        self.split, self.augment, self.mean, self.std = split, augment, mean, std
+    def __init__(self, split: Split, mean: float, std: float, seed: int = 0):
+        self.images = (split.x[:, 0] * 255).round().to(torch.uint8).numpy()
+        self.labels, self.mean, self.std = split.y, mean, std
+        self.rng = random.Random(seed)
 
     def __len__(self):
-        return len(self.split)
+        return len(self.labels)
 
     def __getitem__(self, i):
-        x = random_affine(self.split.x[i:i + 1], self.augment)[0]  # one image, like a PIL transform
-        return (x - self.mean) / self.std, self.split.y[i]
+        img = Image.fromarray(self.images[i])
+        img = img.rotate(self.rng.uniform(-7, 7), resample=Image.NEAREST)    # RandomRotation((-7, 7))
+        img = img.rotate(self.rng.uniform(-15, 15), resample=Image.NEAREST)  # RandomAffine(degrees=15)
+        x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).unsqueeze(0)  # ToTensor
+        return (x - self.mean) / self.std, self.labels[i]                            # Normalize
 
 
 def naive_images_per_s(spec, data: Dataset, images: int, seed: int = 0) -> float:
@@ -129,7 +139,7 @@ def naive_images_per_s(spec, data: Dataset, images: int, seed: int = 0) -> float
 
     model = build(spec)
     opt = make_optimizer(model.parameters(), spec.train.optimizer)
-    loader = torch.utils.data.DataLoader(SeedStyleDataset(data.train, spec.train.augment, data.mean, data.std),
+    loader = torch.utils.data.DataLoader(SeedStyleDataset(data.train, data.mean, data.std, seed),
                                          batch_size=spec.train.batch_size, shuffle=True, num_workers=0)
     model.train()
     seen, running, start = 0, 0.0, time.perf_counter()
