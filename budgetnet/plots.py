@@ -89,3 +89,24 @@ def search_pareto(df, path: str | Path, title: str, budget: int | None) -> None:
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+def results_pareto(models: list[dict], path: str | Path) -> None:
+    """Parameters vs test accuracy of every confirmed model: each seed a dot, the median a bar."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for m in models:
+        accs = [100 * v for v in m["test_acc"].values()]
+        seed_model = m["name"].startswith("mnistnet")
+        ax.scatter([m["params"]] * len(accs), accs, color="tab:orange" if seed_model else "tab:blue", alpha=0.5, s=18)
+        ax.hlines(100 * m["median_test_acc"], m["params"] * 0.97, m["params"] * 1.03,
+                  color="tab:orange" if seed_model else "tab:blue")
+        ax.annotate(m["name"], (m["params"], 100 * m["median_test_acc"]), textcoords="offset points",
+                    xytext=(5, 5), fontsize=8)
+    ax.axhline(99.4, color="black", linestyle="--", linewidth=1, label="target 99.40%")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("test accuracy (%), final epoch")
+    ax.set_title("Confirmed models (orange: seed 004's MnistNets; bar: median of seeds)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)

@@ -1,0 +1,42 @@
+"""`budgetnet confirm` and `budgetnet results`: the figures the project stands behind."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from budgetnet.cli.common import console
+
+
+def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a search's best.yaml)."),
+            out: Path = typer.Option(..., "--out", help="Directory: seedK/ runs and confirm.json."),
+            seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds to train (repeatable)."),
+            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST.")):
+    """Train a spec with its recipe once per seed and record each final-epoch test accuracy
+    (resumable: finished seeds are kept)."""
+    from budgetnet.results import confirm as run_confirm
+
+    def on_epoch(stat, result):
+        console.print(f"  seed {result.metrics.seed} epoch {stat.epoch:>2} loss {stat.train_loss:.4f} "
+                      f"val {100 * stat.val_acc:.2f}% {stat.seconds:.0f}s")
+
+    r = run_confirm(spec, out, tuple(seeds), data_dir, on_epoch)
+    accs = ", ".join(f"seed {x['seed']}: {100 * x['test_acc']:.2f}%" for x in r["seeds"])
+    console.print(f"{r['name']}: {r['params']:,} params; test {accs}; median {100 * r['median_test_acc']:.2f}%")
+
+
+def results(reports: Path = typer.Option(Path("reports"), help="Directory searched for confirm.json files."),
+            readme: Optional[Path] = typer.Option(Path("README.md"), help="README whose results block is regenerated.")):
+    """Write reports/results.json and reports/pareto.png from every confirm.json, and regenerate
+    the README's results table from them."""
+    from budgetnet.results import table, write_results
+
+    index = write_results(reports, readme)
+    console.print(table(index))
+    console.print(f"{len(index['models'])} models -> {reports / 'results.json'}, {reports / 'pareto.png'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(confirm)
+    app.command()(results)

@@ -1,0 +1,52 @@
+"""Confirmation runs and the results index; the shipped models, re-evaluated."""
+import json
+from pathlib import Path
+
+import pytest
+
+from budgetnet.check import check
+from budgetnet.results import collect, confirm, table, write_results
+from budgetnet.runs import evaluate_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "reports" / "results.json"
+SHIPPED = json.loads(RESULTS.read_text())["models"] if RESULTS.is_file() else []
+
+
+def _short_mnistnet3():
+    from budgetnet.spec import load_spec
+    raw = load_spec("mnistnet3").to_dict()
+    raw["train"]["epochs"] = 2
+    return raw
+
+
+def test_confirm_and_collect(tmp_path):
+    reports = tmp_path / "reports"
+    r = confirm(_short_mnistnet3(), reports / "m3", seeds=(0, 1), subset=256)
+    assert [s["seed"] for s in r["seeds"]] == [0, 1] and r["params"] == 6560
+    again = confirm(_short_mnistnet3(), reports / "m3", seeds=(0, 1), subset=256)  # finished seeds are kept
+    assert again["seeds"] == r["seeds"]
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- results:start -->\nstale\n<!-- results:end -->\nafter\n")
+    index = write_results(reports, readme)
+    (model,) = index["models"]
+    assert model["test_acc"] == {"0": r["seeds"][0]["test_acc"], "1": r["seeds"][1]["test_acc"]}
+    assert (tmp_path / model["checkpoint"]).is_file() and (tmp_path / model["spec"]).is_file()
+    text = readme.read_text()
+    assert "stale" not in text and table(index) in text and text.endswith("after\n")
+    assert (reports / "pareto.png").is_file() and collect(reports) == json.loads((reports / "results.json").read_text())
+
+
+@pytest.mark.parametrize("model", SHIPPED, ids=[m["name"] for m in SHIPPED])
+def test_shipped_checkpoint_reproduces_its_accuracy(model):
+    report = evaluate_checkpoint(ROOT / model["checkpoint"], expected=ROOT / model["spec"])
+    recorded = model["test_acc"][str(model["checkpoint_seed"])]
+    assert abs(report.test_acc - recorded) <= 2e-4  # 2 of 10,000 images: float rounding across CPUs
+    assert report.params == model["params"]
+
+
+@pytest.mark.parametrize("model", SHIPPED, ids=[m["name"] for m in SHIPPED])
+def test_shipped_model_keeps_its_budget(model):
+    assert check(ROOT / model["spec"]).ok  # the spec's own budget: max_params, max_epochs
+    if "max_params" in model["budget"]:
+        assert model["params"] <= model["budget"]["max_params"]
