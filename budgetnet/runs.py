@@ -64,8 +64,8 @@ class EvalReport:
 
 
 def evaluate_checkpoint(path: str | Path, data_dir: str | None = None, expected=None,
-                        plot: str | Path | None = None) -> EvalReport:
-    model, ckpt = load_checkpoint(path, expected=load_spec(expected) if expected else None)
+                        plot: str | Path | None = None, backend: str | None = None) -> EvalReport:
+    model, ckpt = load_checkpoint(path, expected=load_spec(expected) if expected else None, backend=backend)
     data = load_dataset(data_dir)
     m = ckpt.get("metrics") or {}
     mean, std = m.get("mean", data.mean), m.get("std", data.std)

@@ -26,8 +26,10 @@ def make_scheduler(opt, cfg: SchedulerCfg, steps_per_epoch: int, epochs: int):
     """
     total = steps_per_epoch * epochs
     if cfg.name == "onecycle":
+        # OneCycleLR divides by zero when a phase has < 1 step; tiny smoke runs just stop early
+        min_total = math.ceil(2 / min(cfg.pct_start, 1 - cfg.pct_start)) + 1
         return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=total,
+            opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=max(total, min_total),
             pct_start=cfg.pct_start, div_factor=cfg.div_factor,
             cycle_momentum=isinstance(opt, torch.optim.SGD) and opt.defaults.get("momentum", 0) > 0)
     warmup = int(cfg.warmup_epochs * steps_per_epoch)

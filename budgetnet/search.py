@@ -193,15 +193,16 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     objective = make_objective(search, opts, data)
     lock = SlotLock(opts.storage_url(), study.study_name)  # the same lock open_study took
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
-    over_budget_streak = 0
+    over_budget_streak = fail_streak = 0
 
     def claimed_objective(trial):
         lock.release()  # the trial exists (RUNNING) now: it holds its slot
         return objective(trial)
 
     def after_trial(study, trial):
-        nonlocal over_budget_streak
+        nonlocal over_budget_streak, fail_streak
         over_budget_streak = over_budget_streak + 1 if trial.user_attrs.get("status") == "over_budget" else 0
+        fail_streak = fail_streak + 1 if trial.state == optuna.trial.TrialState.FAIL else 0
         if on_trial:
             on_trial(study, trial)
 
@@ -209,6 +210,8 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
         if over_budget_streak > 500:  # the space barely intersects the budget
             logging.getLogger("budgetnet").warning("stopping: 500 over-budget samples in a row")
             return
+        if fail_streak >= 5:  # something systematic: say so instead of failing forever
+            raise RuntimeError("5 trials in a row failed; see the leaderboard's failed trials")
         lock.acquire()
         try:
             fail_stale(study)
@@ -219,7 +222,8 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
                 lock.release()
                 time.sleep(1.0)  # every slot is taken; wait in case one frees up
                 continue
-            study.optimize(claimed_objective, n_trials=1, callbacks=[after_trial], catch=(RuntimeError,),
+            # a trial that raises is recorded as FAIL (with its error) and the search goes on
+            study.optimize(claimed_objective, n_trials=1, callbacks=[after_trial], catch=(Exception,),
                            gc_after_trial=False)
         finally:
             lock.release()

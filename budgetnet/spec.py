@@ -197,22 +197,18 @@ def _is_hole(v: Any) -> bool:
 
 
 def holes(raw: Any) -> set[str]:
-    """Names of the `$name` placeholders in a raw spec."""
+    """Names of the `$name` placeholders in a raw spec. Each container is visited once, so a
+    YAML alias bomb (the same list referenced 9 times, 9 levels deep) costs nothing."""
     found: set[str] = set()
-
-    def walk(v, depth=0):
-        if depth > 50:
-            return
+    seen: set[int] = set()
+    stack = [raw]
+    while stack:
+        v = stack.pop()
         if _is_hole(v):
             found.add(v[1:])
-        elif isinstance(v, dict):
-            for item in v.values():
-                walk(item, depth + 1)
-        elif isinstance(v, list):
-            for item in v:
-                walk(item, depth + 1)
-
-    walk(raw)
+        elif isinstance(v, (dict, list)) and id(v) not in seen:
+            seen.add(id(v))
+            stack.extend(v.values() if isinstance(v, dict) else v)
     return found
 
 

@@ -87,3 +87,12 @@ def test_bad_search_file_is_located(write_yaml):
         load_search(path)
     result = runner.invoke(app, ["search", path, "--trials", "1"])
     assert result.exit_code == 2 and "holes without a range" in result.stderr
+
+
+def test_transformer_template_on_the_custom_backend(tmp_path):
+    result = runner.invoke(app, ["search", "vit_under8k", "--trials", "2", "--out", str(tmp_path / "v"),
+                                 "--backend", "custom", "--no-retrain", *SMOKE])
+    assert result.exit_code == 0, result.output
+    study = optuna.load_study(study_name="vit_under8k-7999", storage=f"sqlite:///{tmp_path / 'v' / 'study.db'}")
+    assert study.trials[0].user_attrs["params"] == 7850  # seed 003's ViT scaled into the budget runs first
+    assert sum(t.user_attrs.get("status") == "complete" for t in study.trials) == 2

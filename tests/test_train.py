@@ -147,3 +147,15 @@ def test_other_idx_directory_works_without_checksums(tmp_path):
     d = _copy_data(tmp_path)
     (d / "SHA256SUMS.idx").unlink()
     assert len(load_dataset(d).test) == 10_000
+
+
+@pytest.mark.parametrize("name", ["onecycle", "cosine", "step", "none"])
+@pytest.mark.parametrize("steps,epochs", [(1, 1), (2, 1), (50, 3)])
+def test_every_schedule_survives_tiny_and_normal_runs(name, steps, epochs):
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    opt = make_optimizer(params, OptimizerCfg(lr=0.1))
+    sched = make_scheduler(opt, SchedulerCfg(name=name, warmup_epochs=0.5), steps_per_epoch=steps, epochs=epochs)
+    for _ in range(steps * epochs):
+        opt.step()
+        sched.step()
+        assert 0 <= opt.param_groups[0]["lr"] <= 0.1 + 1e-12

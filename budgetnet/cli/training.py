@@ -58,10 +58,11 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
 def evaluate(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt written by budgetnet train."),
              data_dir: Optional[Path] = typer.Option(None, help="Directory with the four IDX files; default: embedded MNIST."),
              plot: Optional[Path] = typer.Option(None, help="Confusion-matrix PNG (default: next to the checkpoint)."),
+             backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
              as_json: bool = typer.Option(False, "--json", help="Print JSON (test_acc, per_class, confusion).")):
     """Test accuracy, per-class accuracy and a confusion matrix of a checkpoint."""
     plot = plot or checkpoint.with_name("confusion.png")
-    r = evaluate_checkpoint(checkpoint, data_dir, plot=plot)
+    r = evaluate_checkpoint(checkpoint, data_dir, plot=plot, backend=backend)
     if as_json:
         print_json(r.to_dict())
         return
