@@ -33,7 +33,7 @@ def results(reports: Path = typer.Option(Path("reports"), help="Directory search
     from budgetnet.results import table, write_results
 
     index = write_results(reports, readme)
-    console.print(table(index))
+    console.print(table(index), markup=False)
     console.print(f"{len(index['models'])} models -> {reports / 'results.json'}, {reports / 'pareto.png'}")
 
 
