@@ -42,7 +42,7 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None,
     return result
 
 
-def collect(reports: str | Path) -> dict:
+def collect(reports: str | Path, flagship: str | None = None) -> dict:
     """reports/*/confirm.json -> the results index (paths relative to the repository root)."""
     reports = Path(reports)
     root = reports.resolve().parent
@@ -62,7 +62,10 @@ def collect(reports: str | Path) -> dict:
             "median_test_acc": c["median_test_acc"], "report": rel(path.parent),
         })
     models.sort(key=lambda m: m["params"])
-    return {"generated_by": "budgetnet results", "models": models}
+    if flagship is not None and flagship not in {m["name"] for m in models}:
+        raise ValueError(f"flagship {flagship!r} is not among the confirmed models")
+    # the flagship is the model CI retrains from scratch (tests/test_results.py)
+    return {"generated_by": "budgetnet results", "flagship": flagship, "models": models}
 
 
 def table(index: dict) -> str:
@@ -71,14 +74,19 @@ def table(index: dict) -> str:
     for m in index["models"]:
         per_seed = ", ".join(f"{100 * v:.2f}" for v in m["test_acc"].values())
         ok = "yes" if m["median_test_acc"] >= 0.994 else "no"
-        lines.append(f"| [{m['name']}]({m['report']}) | {m['params']:,} | {m['macs']:,} | {m['epochs']} | "
+        star = " (flagship)" if m["name"] == index.get("flagship") else ""
+        lines.append(f"| [{m['name']}]({m['report']}){star} | {m['params']:,} | {m['macs']:,} | {m['epochs']} | "
                      f"{per_seed} | {100 * m['median_test_acc']:.2f} | {ok} |")
     return "\n".join(lines)
 
 
-def write_results(reports: str | Path = "reports", readme: str | Path | None = "README.md") -> dict:
+def write_results(reports: str | Path = "reports", readme: str | Path | None = "README.md",
+                  flagship: str | None = None) -> dict:
     reports = Path(reports)
-    index = collect(reports)
+    previous = reports / "results.json"
+    if flagship is None and previous.is_file():
+        flagship = json.loads(previous.read_text()).get("flagship")
+    index = collect(reports, flagship)
     atomic.write_json(reports / "results.json", index)
     plots.results_pareto(index["models"], reports / "pareto.png")
     if readme and Path(readme).is_file():

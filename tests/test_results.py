@@ -50,3 +50,19 @@ def test_shipped_model_keeps_its_budget(model):
     assert check(ROOT / model["spec"]).ok  # the spec's own budget: max_params, max_epochs
     if "max_params" in model["budget"]:
         assert model["params"] <= model["budget"]["max_params"]
+
+
+FLAGSHIP = next((m for m in SHIPPED if m["name"] == json.loads(RESULTS.read_text()).get("flagship")), None) \
+    if RESULTS.is_file() else None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(FLAGSHIP is None, reason="reports/results.json names no flagship model yet")
+def test_flagship_retrains_from_scratch_to_the_target(tmp_path):
+    """The flagship under-7K model, trained from scratch with its own recipe and the seed of its
+    median confirmation run: >= 99.40% test accuracy at the final epoch, and within budget."""
+    from budgetnet.runs import train_run
+
+    assert FLAGSHIP["params"] < 7000 and FLAGSHIP["epochs"] <= 15
+    metrics = train_run(ROOT / FLAGSHIP["spec"], tmp_path, seed=FLAGSHIP["checkpoint_seed"])
+    assert metrics.epochs == FLAGSHIP["epochs"] and metrics.test_acc >= 0.994, metrics.test_acc
