@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from rich.console import Console
 
-console = Console(highlight=False, soft_wrap=True)  # never wrap lines in logs and pipes
+# never wrap lines in logs and pipes; tables get room to breathe when not on a terminal
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 console_err = Console(stderr=True, highlight=False)
 
 
