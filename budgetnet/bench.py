@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from budgetnet.augment import random_affine
 from budgetnet.backends import CUSTOM, TORCH
 from budgetnet.compile import infer
 from budgetnet.data import Dataset, Split, load_dataset

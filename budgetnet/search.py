@@ -83,7 +83,7 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
             trial.set_user_attr("status", "invalid")
             trial.set_user_attr("reason", e.issues[0].line("template")[:200])
             _set_constraints(trial, search, None, None)
-            raise optuna.TrialPruned("invalid spec")
+            raise optuna.TrialPruned("invalid spec") from None
         s = summarize(spec)
         trial.set_user_attr("params", s.params)
         trial.set_user_attr("macs", s.macs)

@@ -2,7 +2,6 @@
 import json
 import random
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner

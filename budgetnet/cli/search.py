@@ -68,7 +68,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
         study = run_search(s, opts, on_trial)
     except KeyboardInterrupt:
         console.print(f"interrupted: the study in {opts.storage_url()} keeps every finished trial; rerun to resume")
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     summary = finalize(study, s, opts, time.perf_counter() - start, retrain=retrain)
     console.print(f"{summary.trials} samples: {summary.complete} complete, {summary.pruned} pruned, "
                   f"{summary.over_budget} over budget ({summary.over_budget_train_seconds:.0f} training seconds), "

@@ -49,7 +49,7 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
         except KeyboardInterrupt:
             console.print(f"interrupted: {out / 'checkpoint.pt'} holds the last finished epoch; "
                           f"continue with --resume")
-            raise typer.Exit(130)
+            raise typer.Exit(130) from None
     val = f"val {100 * m.val_acc:.2f}%, " if m.val_acc is not None else ""
     console.print(f"{m.name}: {m.params:,} params, {m.epochs} epochs in {m.seconds:.1f}s "
                   f"({m.images_per_s:,.0f} img/s), {val}test {100 * m.test_acc:.2f}%  -> {out}")
