@@ -12,6 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from budgetnet.atomic import save_figure  # noqa: E402
 
 
+def pd_notna(v) -> bool:
+    return v is not None and v == v  # NaN != NaN
+
+
 def learning_curve(history: list[dict], path: str | Path, title: str) -> None:
     epochs = [h["epoch"] for h in history]
     fig, ax1 = plt.subplots(figsize=(6, 3.6))
@@ -71,15 +75,19 @@ def search_history(df, path: str | Path, title: str) -> None:
 def search_pareto(df, path: str | Path, title: str, budget: int | None) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     if not df.empty:
-        trained = df[df["val_acc"].notna()]
-        ax.scatter(trained["params"], 100 * trained["val_acc"], c="tab:blue", alpha=0.6, label="trained trials")
-        front = trained.sort_values("params")
+        done = df[(df["status"] == "complete") & df["val_acc"].notna()]
+        pruned = df[(df["status"] == "pruned") & df["val_acc"].notna()]
+        ax.scatter(done["params"], 100 * done["val_acc"], c="tab:blue", alpha=0.7, label="complete trials")
+        ax.scatter(pruned["params"], 100 * pruned["val_acc"], c="tab:gray", marker="x", alpha=0.6,
+                   label="pruned (accuracy when stopped)")
+        front = done.sort_values("params")
         front = front[front["val_acc"] >= front["val_acc"].cummax()]
-        ax.step(front["params"], 100 * front["val_acc"], where="post", color="tab:red", label="Pareto front")
+        ax.step(front["params"], 100 * front["val_acc"], where="post", color="tab:red", label="Pareto front (complete)")
         over = df[df["status"] == "over_budget"]
-        if not over.empty and not trained.empty:
-            ax.scatter(over["params"], [100 * trained["val_acc"].min()] * len(over), marker="|", color="tab:gray",
-                       label="over budget (not trained)")
+        floor = df["val_acc"].min()
+        if not over.empty and pd_notna(floor):
+            ax.scatter(over["params"], [100 * floor] * len(over), marker="|", s=200, color="black",
+                       label="over budget (never trained)")
     if budget:
         ax.axvline(budget, color="black", linestyle="--", linewidth=1, label=f"budget {budget:,}")
     ax.set_xlabel("parameters")

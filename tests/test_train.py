@@ -159,3 +159,12 @@ def test_every_schedule_survives_tiny_and_normal_runs(name, steps, epochs):
         opt.step()
         sched.step()
         assert 0 <= opt.param_groups[0]["lr"] <= 0.1 + 1e-12
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+    from budgetnet import atomic
+    atomic.write_text(tmp_path / "x.txt", "hi")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~mask
