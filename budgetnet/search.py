@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -167,10 +167,6 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
     return study
 
 
-def trained_count(study: optuna.Study) -> int:
-    return sum(t.user_attrs.get("status") in TRAINED for t in study.get_trials(deepcopy=False))
-
-
 def _slots(study: optuna.Study) -> tuple[int, int]:
     """(trained trials finished, trials running now): a running trial holds a slot until it
     turns out over budget or invalid, which it does within milliseconds."""
@@ -251,7 +247,6 @@ class SearchSummary:
     epochs_full: int
     wall_seconds: float
     best: dict | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> optuna.Study:

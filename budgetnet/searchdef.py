@@ -65,8 +65,7 @@ class SearchDef(BaseModel):
 
     def spec(self, values: dict[str, Any]) -> Spec:
         """The template filled with `values`, validated like any spec (raises SpecError)."""
-        filled = load_spec(self.template, values)
-        return filled
+        return load_spec(self.template, values)
 
     def with_budget(self, **limits) -> "SearchDef":
         update = {k: v for k, v in limits.items() if v is not None}

@@ -8,7 +8,6 @@ from rich.console import Console
 
 # never wrap lines in logs and pipes; tables get room to breathe when not on a terminal
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-console_err = Console(stderr=True, highlight=False)
 
 
 def print_json(obj) -> None:
