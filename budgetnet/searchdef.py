@@ -86,13 +86,12 @@ def load_search(x: Union[str, Path]) -> SearchDef:
             raise SpecError(x, [Issue((), f"no such file, and no shipped search named {x!r}{hint}")])
         x = path
     origin, raw = read_raw(x)
-    template = raw.get("template")
-    if isinstance(template, dict):
-        raw = {**raw, "reference": tuple(raw.get("reference") or ())}
-    for key in ("space",):
-        if isinstance(raw.get(key), dict):
-            raw[key] = {k: ({kk: tuple(vv) if isinstance(vv, list) else vv for kk, vv in v.items()}
-                            if isinstance(v, dict) else v) for k, v in raw[key].items()}
+    # YAML gives lists; the strict schema wants tuples for ranges and the reference list
+    if isinstance(raw.get("reference"), list):
+        raw["reference"] = tuple(raw["reference"])
+    if isinstance(raw.get("space"), dict):
+        raw["space"] = {k: ({kk: tuple(vv) if isinstance(vv, list) else vv for kk, vv in v.items()}
+                            if isinstance(v, dict) else v) for k, v in raw["space"].items()}
     try:
         search = SearchDef.model_validate({**raw, "origin": origin})
     except ValidationError as e:
