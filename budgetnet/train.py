@@ -82,7 +82,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
           on_batch: Callable[[int], None] | None = None, resume: dict | None = None) -> TrainResult:
     """Train `spec` with its recipe (`epochs` overrides). `on_epoch` runs after every epoch (it may
     raise to stop, e.g. optuna.TrialPruned); `on_batch(n_images)` feeds a progress bar;
-    `resume` is a checkpoint's resume state (see budgetnet.checkpoint)."""
+    `resume` is a checkpoint's resume state (see `resume_state` below)."""
     spec, dev = load_spec(spec), resolve_device(device)
     cfg, epochs = spec.train, epochs or spec.train.epochs
     torch.manual_seed(seed)
