@@ -15,7 +15,7 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from budgetnet.compile import summarize
-from budgetnet.errors import BudgetnetError, RulesError
+from budgetnet.errors import BudgetnetError, RulesError, SpecError
 from budgetnet.ops import OPS
 from budgetnet.spec import Spec, load_spec, parse_yaml
 
@@ -42,7 +42,6 @@ def load_rules(path: str | Path) -> Rules:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise RulesError(f"{path}: cannot read rules file ({getattr(e, 'strerror', None) or e})") from None
-    from budgetnet.errors import SpecError
     try:
         raw = parse_yaml(text, str(path))
     except SpecError as e:

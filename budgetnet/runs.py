@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 
 from budgetnet import atomic, plots
-from budgetnet.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from budgetnet.checkpoint import load_checkpoint, save_checkpoint
 from budgetnet.data import load_dataset
 from budgetnet.errors import CheckpointError
 from budgetnet.spec import load_spec
@@ -26,10 +26,9 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
     spec = load_spec(x)
     state = None
     if resume:
-        ckpt = read_checkpoint(out / "checkpoint.pt")
+        _, ckpt = load_checkpoint(out / "checkpoint.pt", expected=spec)  # same architecture, or refuse
         if ckpt.get("resume") is None:
             raise CheckpointError(f"{out / 'checkpoint.pt'}: training already finished; nothing to resume")
-        load_checkpoint(out / "checkpoint.pt", expected=spec)  # same architecture, or refuse
         state = ckpt["resume"]
     data = load_dataset(data_dir, full_train=full_train, subset=subset)
 

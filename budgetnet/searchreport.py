@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -78,8 +77,8 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
                           data_dir=opts.data_dir, backend=opts.backend, device=opts.device, on_batch=on_batch)
             summary.best.update(retrained_val_acc=m.val_acc, test_acc=m.test_acc, retrain_seconds=m.seconds)
             df.loc[df["trial"] == best.number, "test_acc"] = m.test_acc
-    df.to_csv(out / "leaderboard.csv.tmp", index=False)
-    Path(out / "leaderboard.csv.tmp").replace(out / "leaderboard.csv")
+    with atomic.atomic_path(out / "leaderboard.csv") as tmp:
+        df.to_csv(tmp, index=False)
     atomic.write_text(out / "leaderboard.md", _markdown(df, search, summary))
     atomic.write_text(out / "command.txt", " ".join(shlex.quote(a) for a in ["budgetnet", *sys.argv[1:]]) + "\n")
     atomic.write_json(out / "summary.json", {**summary.__dict__, "search": search.name,

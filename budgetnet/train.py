@@ -85,8 +85,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     `resume` is a checkpoint's resume state (see `resume_state` below)."""
     spec, dev = load_spec(spec), resolve_device(device)
     cfg, epochs = spec.train, epochs or spec.train.epochs
-    torch.manual_seed(seed)
-    model = build(spec, backend=backend, seed=seed).to(dev)
+    model = build(spec, backend=backend, seed=seed).to(dev)  # seeds torch's global RNG too
     train_set, val_set = data.train.to(dev), data.val.to(dev) if data.val else None
     opt = make_optimizer(model.parameters(), cfg.optimizer)
     steps = max(1, len(train_set) // cfg.batch_size)
