@@ -227,6 +227,16 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
             lock.release()
 
 
+def running_elsewhere(study: optuna.Study) -> int:
+    """Trials of this study still running in another command (after failing dead workers' ones):
+    finalizing now would leave them off the leaderboard, so that command finalizes instead."""
+    from optuna.trial import TrialState
+
+    from budgetnet.storage import fail_stale
+    fail_stale(study)
+    return sum(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False))
+
+
 def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int) -> None:
     import torch
     torch.set_num_threads(threads)

@@ -117,7 +117,7 @@ def load_search(x: Union[str, Path]) -> SearchDef:
 
 def pick_search(max_params: int | None) -> str:
     """The shipped CNN template whose budget is the smallest that still admits max_params."""
-    cnn = [load_search(n) for n in search_names() if not n.startswith("vit")]
+    cnn = [load_search(n) for n in search_names() if n.startswith("under")]
     cnn.sort(key=lambda s: s.budget.max_params or 0)
     if max_params is None:
         return cnn[-1].name

@@ -96,3 +96,16 @@ def test_transformer_template_on_the_custom_backend(tmp_path):
     study = optuna.load_study(study_name="vit_under8k-7999", storage=f"sqlite:///{tmp_path / 'v' / 'study.db'}")
     assert study.trials[0].user_attrs["params"] == 7850  # seed 003's ViT scaled into the budget runs first
     assert sum(t.user_attrs.get("status") == "complete" for t in study.trials) == 2
+
+
+def test_a_second_command_does_not_finalize_while_another_still_runs(tmp_path):
+    out = tmp_path / "s"
+    args = ["search", "under4k", "--trials", "1", "--out", str(out), "--no-retrain", *SMOKE]
+    assert runner.invoke(app, args).exit_code == 0
+    (out / "leaderboard.csv").unlink()
+    study = optuna.load_study(study_name="under4k-3999", storage=f"sqlite:///{out / 'study.db'}")
+    study.ask()  # a trial another command is still training
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "still run in another command" in result.output
+    assert not (out / "leaderboard.csv").exists()

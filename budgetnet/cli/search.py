@@ -34,7 +34,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     """Search a spec family under a hard budget. Over-budget samples are never trained. Rerunning
     the same command resumes the study. Outputs: leaderboard.csv/.md, best.yaml, best/ (checkpoint,
     metrics, curves), history.png, pareto.png, summary.json, command.txt."""
-    from budgetnet.search import SearchOptions, run_search
+    from budgetnet.search import SearchOptions, run_search, running_elsewhere
     from budgetnet.searchdef import load_search, pick_search
     from budgetnet.searchreport import finalize
 
@@ -69,6 +69,11 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     except KeyboardInterrupt:
         console.print(f"interrupted: the study in {opts.storage_url()} keeps every finished trial; rerun to resume")
         raise typer.Exit(130) from None
+    busy = running_elsewhere(study)
+    if busy:
+        console.print(f"{busy} trial(s) of this study still run in another command; the command that finishes "
+                      f"last writes the leaderboard (rerun this one when they are done to finalize {out})")
+        return
     summary = finalize(study, s, opts, time.perf_counter() - start, retrain=retrain)
     console.print(f"{summary.trials} samples: {summary.complete} complete, {summary.pruned} pruned, "
                   f"{summary.over_budget} over budget ({summary.over_budget_train_seconds:.0f} training seconds), "
