@@ -19,19 +19,25 @@ README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None, on_epoch=None,
             subset: int | None = None) -> dict:
     """Train `spec` once per seed with its own recipe (resumable: finished seeds are kept) and
-    write OUT/confirm.json with every seed's final-epoch validation and test accuracy."""
+    write OUT/confirm.json with the final-epoch validation and test accuracy of every seed
+    finished in OUT (these and any run earlier)."""
     out, spec = Path(out), load_spec(spec)
-    runs = []
     for seed in seeds:
         run_dir = out / f"seed{seed}"
-        if (run_dir / "metrics.json").is_file():
-            m = json.loads((run_dir / "metrics.json").read_text())
-        else:
-            resume = (run_dir / "checkpoint.pt").is_file()
-            m = train_run(spec, run_dir, seed=seed, data_dir=data_dir, resume=resume, on_epoch=on_epoch,
-                          subset=subset).to_dict()
-        runs.append({"seed": seed, "val_acc": m["val_acc"], "test_acc": m["test_acc"], "seconds": m["seconds"],
-                     "epochs": m["epochs"], "checkpoint": f"seed{seed}/checkpoint.pt"})  # relative to OUT
+        if not (run_dir / "metrics.json").is_file():
+            train_run(spec, run_dir, seed=seed, data_dir=data_dir, resume=(run_dir / "checkpoint.pt").is_file(),
+                      on_epoch=on_epoch, subset=subset)
+    # every finished seed in OUT, so seeds run as separate (parallel) commands add up
+    runs = []
+    for run_dir in sorted(out.glob("seed*/"), key=lambda d: d.name):
+        if not (run_dir / "metrics.json").is_file() or not run_dir.name[4:].isdigit():
+            continue
+        m = json.loads((run_dir / "metrics.json").read_text())
+        if (m["name"], m["params"]) != (spec.name, summarize(spec).params):
+            raise ValueError(f"{run_dir}: a run of {m['name']} ({m['params']:,} params), not of this spec")
+        runs.append({"seed": m["seed"], "val_acc": m["val_acc"], "test_acc": m["test_acc"], "seconds": m["seconds"],
+                     "epochs": m["epochs"], "checkpoint": f"{run_dir.name}/checkpoint.pt"})  # relative to OUT
+    runs.sort(key=lambda r: r["seed"])
     s = summarize(spec)
     median = statistics.median(r["test_acc"] for r in runs)
     result = {"name": spec.name, "params": s.params, "macs": s.macs, "epochs": spec.train.epochs,
