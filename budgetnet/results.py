@@ -17,16 +17,17 @@ README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None, on_epoch=None,
-            subset: int | None = None) -> dict:
+            subset: int | None = None, full_train: bool = False) -> dict:
     """Train `spec` once per seed with its own recipe (resumable: finished seeds are kept) and
     write OUT/confirm.json with the final-epoch validation and test accuracy of every seed
-    finished in OUT (these and any run earlier)."""
+    finished in OUT (these and any run earlier). `full_train`: train on all 60,000 images, the
+    final-model protocol once the spec and recipe were selected on the validation split."""
     out, spec = Path(out), load_spec(spec)
     for seed in seeds:
         run_dir = out / f"seed{seed}"
         if not (run_dir / "metrics.json").is_file():
             train_run(spec, run_dir, seed=seed, data_dir=data_dir, resume=(run_dir / "checkpoint.pt").is_file(),
-                      on_epoch=on_epoch, subset=subset)
+                      on_epoch=on_epoch, subset=subset, full_train=full_train)
     # every finished seed in OUT, so seeds run as separate (parallel) commands add up
     runs = []
     for run_dir in sorted(out.glob("seed*/"), key=lambda d: d.name):
@@ -35,13 +36,18 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None,
         m = json.loads((run_dir / "metrics.json").read_text())
         if (m["name"], m["params"]) != (spec.name, summarize(spec).params):
             raise ValueError(f"{run_dir}: a run of {m['name']} ({m['params']:,} params), not of this spec")
+        if m.get("full_train", False) != full_train:
+            raise ValueError(f"{run_dir}: trained with full_train={m.get('full_train', False)}; "
+                             f"this confirmation uses full_train={full_train}")
         runs.append({"seed": m["seed"], "val_acc": m["val_acc"], "test_acc": m["test_acc"], "seconds": m["seconds"],
-                     "epochs": m["epochs"], "checkpoint": f"{run_dir.name}/checkpoint.pt"})  # relative to OUT
+                     "epochs": m["epochs"], "train_images": m["train_images"],
+                     "checkpoint": f"{run_dir.name}/checkpoint.pt"})  # relative to OUT
     runs.sort(key=lambda r: r["seed"])
     s = summarize(spec)
     median = statistics.median(r["test_acc"] for r in runs)
     result = {"name": spec.name, "params": s.params, "macs": s.macs, "epochs": spec.train.epochs,
-              "budget": spec.budget.model_dump(exclude_none=True), "seeds": runs, "median_test_acc": median,
+              "budget": spec.budget.model_dump(exclude_none=True), "full_train": full_train,
+              "train_images": max(r["train_images"] for r in runs), "seeds": runs, "median_test_acc": median,
               "min_test_acc": min(r["test_acc"] for r in runs)}
     atomic.write_text(out / "spec.yaml", spec.to_yaml())
     atomic.write_json(out / "confirm.json", result)
@@ -62,6 +68,7 @@ def collect(reports: str | Path, flagship: str | None = None) -> dict:
         models.append({
             "name": c["name"], "params": c["params"], "macs": c["macs"], "epochs": c["epochs"],
             "budget": c["budget"], "spec": rel(path.parent / "spec.yaml"),
+            "full_train": c.get("full_train", False), "train_images": c.get("train_images", 55000),
             "checkpoint": rel(path.parent / median_run["checkpoint"]), "checkpoint_seed": median_run["seed"],
             "test_acc": {str(r["seed"]): r["test_acc"] for r in c["seeds"]},
             "val_acc": {str(r["seed"]): r["val_acc"] for r in c["seeds"]},
@@ -75,13 +82,14 @@ def collect(reports: str | Path, flagship: str | None = None) -> dict:
 
 
 def table(index: dict) -> str:
-    lines = ["| model | params | MACs | epochs | test accuracy per seed (%) | median (%) | >= 99.40% |",
-             "|---|---:|---:|---:|---|---:|:---:|"]
+    lines = ["| model | params | MACs | epochs | train images | test accuracy per seed (%) | median (%) | >= 99.40% |",
+             "|---|---:|---:|---:|---:|---|---:|:---:|"]
     for m in index["models"]:
         per_seed = ", ".join(f"{100 * v:.2f}" for v in m["test_acc"].values())
         ok = "yes" if m["median_test_acc"] >= 0.994 else "no"
         star = " (flagship)" if m["name"] == index.get("flagship") else ""
         lines.append(f"| [{m['name']}]({m['report']}){star} | {m['params']:,} | {m['macs']:,} | {m['epochs']} | "
+                     f"{m['train_images']:,} | "
                      f"{per_seed} | {100 * m['median_test_acc']:.2f} | {ok} |")
     return "\n".join(lines)
 

@@ -71,7 +71,18 @@ def test_flagship_retrains_from_scratch_to_the_target(tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the confirmation ran: CPU kernels may sum in another order per thread count
     try:
-        metrics = train_run(ROOT / FLAGSHIP["spec"], tmp_path, seed=FLAGSHIP["checkpoint_seed"])
+        metrics = train_run(ROOT / FLAGSHIP["spec"], tmp_path, seed=FLAGSHIP["checkpoint_seed"],
+                            full_train=FLAGSHIP["full_train"])
     finally:
         torch.set_num_threads(threads)
     assert metrics.epochs == FLAGSHIP["epochs"] and metrics.test_acc >= 0.994, metrics.test_acc
+
+
+def test_full_train_confirmation_is_recorded_and_not_mixed(tmp_path):
+    out = tmp_path / "reports" / "m3"
+    r = confirm(_short_mnistnet3(), out, seeds=(0,), subset=256, full_train=True)
+    assert r["full_train"] and r["seeds"][0]["val_acc"] is None and r["seeds"][0]["test_acc"] > 0
+    with pytest.raises(ValueError, match="full_train"):
+        confirm(_short_mnistnet3(), out, seeds=(0,), subset=256)  # same runs, other protocol
+    (model,) = collect(tmp_path / "reports")["models"]
+    assert model["full_train"] and "| 256 |" in table({"models": [model]})

@@ -12,16 +12,17 @@ from budgetnet.cli.common import console
 def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a search's best.yaml)."),
             out: Path = typer.Option(..., "--out", help="Directory: seedK/ runs and confirm.json."),
             seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds to train (repeatable)."),
-            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST.")):
+            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
+            full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (the final-model protocol, after selecting on validation).")):
     """Train a spec with its recipe once per seed and record each final-epoch test accuracy
     (resumable: finished seeds are kept)."""
     from budgetnet.results import confirm as run_confirm
 
     def on_epoch(stat, result):
-        console.print(f"  seed {result.metrics.seed} epoch {stat.epoch:>2} loss {stat.train_loss:.4f} "
-                      f"val {100 * stat.val_acc:.2f}% {stat.seconds:.0f}s")
+        val = f"val {100 * stat.val_acc:.2f}% " if stat.val_acc is not None else ""
+        console.print(f"  seed {result.metrics.seed} epoch {stat.epoch:>2} loss {stat.train_loss:.4f} {val}{stat.seconds:.0f}s")
 
-    r = run_confirm(spec, out, tuple(seeds), data_dir, on_epoch)
+    r = run_confirm(spec, out, tuple(seeds), data_dir, on_epoch, full_train=full_train)
     accs = ", ".join(f"seed {x['seed']}: {100 * x['test_acc']:.2f}%" for x in r["seeds"])
     console.print(f"{r['name']}: {r['params']:,} params; test {accs}; median {100 * r['median_test_acc']:.2f}%")
 
