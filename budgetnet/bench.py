@@ -1,8 +1,10 @@
-"""Benchmarks. Every figure is a ratio against a baseline measured in the same run on the
-same shapes, because this machine is shared and noisy: never compare across runs."""
+"""Benchmarks. Every speed figure is a ratio against a baseline measured in the same run on the
+same shapes, because this machine is shared and noisy: never compare across runs. The
+time-to-target figure is absolute (seconds against a limit) and needs a quiet machine."""
 from __future__ import annotations
 
 import random
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -13,7 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from budgetnet.backends import CUSTOM, TORCH
-from budgetnet.compile import infer
+from budgetnet.compile import count_params, infer
 from budgetnet.data import Dataset, Split, load_dataset
 from budgetnet.spec import load_spec
 from budgetnet.train import train
@@ -186,3 +188,23 @@ def bench_model(spec="mnistnet3", batch: int = 128, seconds: float = 0.5) -> dic
     out["custom_vs_torch_fwd"] = round(out["custom_fwd_ms"] / out["torch_fwd_ms"], 2)
     out["custom_vs_torch_fwdbwd"] = round(out["custom_fwdbwd_ms"] / out["torch_fwdbwd_ms"], 2)
     return out
+
+
+def bench_target(spec, seeds=(0, 1, 2), limit_s: float = 45.0, target: float = 0.994, full_train: bool = False,
+                 data_dir=None, on_epoch=None, subset: int | None = None) -> dict:
+    """Time to target: train `spec` with its recipe once per seed and report the training seconds
+    and final-epoch test accuracy; reached when the median seed is at or above `target` within
+    `limit_s` seconds of training (per-epoch validation included when there is a split)."""
+    spec = load_spec(spec)
+    data = load_dataset(data_dir, full_train=full_train, subset=subset)
+    rows = []
+    for seed in seeds:
+        m = train(spec, data, seed=seed, on_epoch=on_epoch).metrics
+        rows.append({"seed": seed, "seconds": round(m.seconds, 2), "test_acc": m.test_acc, "val_acc": m.val_acc,
+                     "images_per_s": round(m.images_per_s, 1)})
+    median_s = statistics.median(r["seconds"] for r in rows)
+    median_acc = statistics.median(r["test_acc"] for r in rows)
+    return {"spec": spec.name, "params": count_params(spec), "epochs": spec.train.epochs,
+            "batch_size": spec.train.batch_size, "train_images": len(data.train), "threads": torch.get_num_threads(),
+            "seeds": rows, "median_seconds": median_s, "median_test_acc": median_acc, "limit_seconds": limit_s,
+            "target": target, "reached": median_acc >= target and median_s <= limit_s}

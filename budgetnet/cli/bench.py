@@ -1,7 +1,7 @@
 """`budgetnet bench ...`: speed figures as ratios against a baseline measured in the same run."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from rich.table import Table
@@ -56,3 +56,34 @@ def train(spec: str = typer.Option("mnistnet3", help="Spec to train."),
     console.print(f"  seed-style loop   {r['naive_images_per_s']:>9,.0f} img/s")
     console.print(f"  budgetnet engine  {r['engine_images_per_s']:>9,.0f} img/s")
     console.print(f"  ratio             {r['ratio']:>9.2f}x (goal: 4x)")
+
+
+@app.command()
+def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its recipe is used as is."),
+           seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds to train (repeatable)."),
+           limit: float = typer.Option(45.0, min=1, help="Training seconds allowed (median seed)."),
+           accuracy: float = typer.Option(0.994, min=0, max=1, help="Final-epoch test accuracy to reach (median seed)."),
+           full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (no per-epoch validation)."),
+           data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
+           subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON (keys median_seconds, median_test_acc, reached).")):
+    """Time to target: train a spec once per seed and report training seconds and final-epoch
+    test accuracy against a limit (default 45 s, 99.40%). An absolute figure: run it on a quiet machine."""
+    from budgetnet.bench import bench_target
+
+    def on_epoch(stat, result):
+        if not as_json:
+            console.print(f"  seed {result.metrics.seed} epoch {stat.epoch:>2} {result.metrics.seconds:6.1f}s")
+
+    r = bench_target(spec, tuple(seeds), limit, accuracy, full_train, data_dir, on_epoch, subset)
+    if as_json:
+        print_json(r)
+        return
+    console.print(f"{r['spec']}: {r['params']:,} params, {r['epochs']} epochs, batch {r['batch_size']}, "
+                  f"{r['train_images']:,} training images, {r['threads']} threads")
+    for row in r["seeds"]:
+        console.print(f"  seed {row['seed']}: {row['seconds']:6.1f} s, test {100 * row['test_acc']:.2f}%, "
+                      f"{row['images_per_s']:,.0f} img/s")
+    verdict = "reached" if r["reached"] else "not reached"
+    console.print(f"median: {r['median_seconds']:.1f} s (limit {limit:.0f} s), test {100 * r['median_test_acc']:.2f}% "
+                  f"(target {100 * accuracy:.2f}%): {verdict}")

@@ -1,0 +1,27 @@
+"""The benchmarks run and report their figures (speed itself is never asserted: see the README)."""
+import json
+
+from typer.testing import CliRunner
+
+from budgetnet.cli import app
+
+runner = CliRunner()
+
+
+def test_bench_train_reports_a_ratio():
+    result = runner.invoke(app, ["bench", "train", "--images", "512", "--json"])
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.output)
+    assert r["ratio"] == round(r["engine_images_per_s"] / r["naive_images_per_s"], 2) and r["ratio"] > 0
+
+
+def test_bench_target_reports_seconds_accuracy_and_verdict(tmp_path):
+    result = runner.invoke(app, ["bench", "target", "cnn_002", "--seed", "0", "--seed", "1", "--subset", "512",
+                                 "--limit", "1000", "--accuracy", "0.0", "--json"])
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.output)
+    assert [row["seed"] for row in r["seeds"]] == [0, 1] and r["train_images"] == 512
+    assert all(row["seconds"] > 0 and 0 < row["test_acc"] <= 1 for row in r["seeds"])
+    assert r["reached"] is (r["median_seconds"] <= 1000)  # accuracy 0.0 is always met
+    strict = runner.invoke(app, ["bench", "target", "cnn_002", "--seed", "0", "--subset", "512", "--accuracy", "1.0"])
+    assert strict.exit_code == 0 and "not reached" in strict.output
