@@ -1,0 +1,13 @@
+"""Two hand-picked trials added to the lean7k study (session 2, after its first two references
+scored val 99.18% / 99.16%): the recipe of the under7k study's best validation trial (trial 31:
+batch 64, OneCycle to lr 0.27, rotation +-9.6 degrees, 1.3% shift, dropout 0.01) on the widest
+lean widths, and on a variant with a wider first conv. Trials like any other: selected, or not,
+on validation accuracy. Run from this directory."""
+import optuna
+
+from budgetnet.storage import make_storage
+
+study = optuna.load_study(study_name="lean7k-6999", storage=make_storage("sqlite:///study.db"))
+recipe = dict(p=0.01, lr=0.266, sched="onecycle", step_size=4, gamma=0.35, batch_size=64, rotate=9.6, translate=0.013)
+study.enqueue_trial(dict(recipe, c1=8, c2=16, t=8, c3=14, c4=16, c5=16))   # 6,980
+study.enqueue_trial(dict(recipe, c1=10, c2=16, t=8, c3=12, c4=16, c5=16))  # 6,854
