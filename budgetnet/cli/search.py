@@ -9,7 +9,7 @@ import typer
 
 from budgetnet.cli.common import console
 
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("quartile", "median", "hyperband", "none")
 
 
 def search(search_file: Optional[str] = typer.Argument(None, help="Search definition (file or shipped name: under8k, under7k, under4k, vit_under8k). Default: the shipped CNN template that fits --max-params."),
@@ -25,7 +25,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            seed: int = typer.Option(0, help="Sampler seed; trial k trains with seed+k."),
            out: Path = typer.Option(Path("runs/search"), help="Output directory (study, leaderboard, best.yaml, plots)."),
            objective: str = typer.Option("accuracy", help="accuracy (best validation accuracy) or pareto (accuracy vs params)."),
-           pruner: str = typer.Option("median", help="median, hyperband or none."),
+           pruner: str = typer.Option("quartile", help="quartile (bottom 25% at its epoch, after half the epochs), median (after a third), hyperband or none."),
            backend: Optional[str] = typer.Option(None, help="torch or custom; default: the template's."),
            device: str = typer.Option("auto", help="cpu, cuda, ... (auto: cuda when available)."),
            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
@@ -39,7 +39,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     from budgetnet.searchreport import finalize
 
     if objective not in ("accuracy", "pareto") or pruner not in PRUNERS:
-        console.print("error: --objective must be accuracy or pareto; --pruner median, hyperband or none", style="red")
+        console.print("error: --objective must be accuracy or pareto; --pruner quartile, median, hyperband or none", style="red")
         raise typer.Exit(2)
     s = load_search(search_file or pick_search(max_params))
     s = s.with_budget(max_params=max_params)
