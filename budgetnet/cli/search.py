@@ -25,7 +25,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            seed: int = typer.Option(0, help="Sampler seed; trial k trains with seed+k."),
            out: Path = typer.Option(Path("runs/search"), help="Output directory (study, leaderboard, best.yaml, plots)."),
            objective: str = typer.Option("accuracy", help="accuracy (best validation accuracy) or pareto (accuracy vs params)."),
-           pruner: str = typer.Option("quartile", help="quartile (bottom 25% at its epoch, after half the epochs), median (after a third), hyperband or none."),
+           pruner: str = typer.Option("quartile", help="quartile (bottom 25% at its epoch, after two thirds of the epochs), median (after a third), hyperband or none."),
            backend: Optional[str] = typer.Option(None, help="torch or custom; default: the template's."),
            device: str = typer.Option("auto", help="cpu, cuda, ... (auto: cuda when available)."),
            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
