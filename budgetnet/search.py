@@ -135,7 +135,8 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
         # epochs: recipes differ in schedule, a OneCycle run near its peak learning rate looks
         # weak mid-way, and 5,000 validation images put +-0.15 points of noise on every reading
         # (lean7k: two high-lr trials pruned at epoch 5 by the median rule, again at epoch 7)
-        return optuna.pruners.PercentilePruner(25.0, n_startup_trials=3, n_warmup_steps=max(2, 2 * epochs // 3))
+        # Optuna keeps the given percentile of trials from the top: 75 prunes the bottom 25%
+        return optuna.pruners.PercentilePruner(75.0, n_startup_trials=3, n_warmup_steps=max(2, 2 * epochs // 3))
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=max(2, epochs // 3))
     return optuna.pruners.NopPruner()

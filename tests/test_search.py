@@ -109,3 +109,23 @@ def test_a_second_command_does_not_finalize_while_another_still_runs(tmp_path):
     assert result.exit_code == 0, result.output
     assert "still run in another command" in result.output
     assert not (out / "leaderboard.csv").exists()
+
+
+def test_quartile_pruner_stops_only_the_bottom_quarter():
+    from budgetnet.search import make_pruner
+
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("quartile", epochs=3))
+    for final in [0.90, 0.95, 0.99, 0.97]:  # finished trials; bottom quartile ends at 0.9375
+        trial = study.ask()
+        for step in (1, 2, 3):
+            trial.report(final, step)
+        study.tell(trial, final)
+    verdicts = []
+    for value in (0.91, 0.94):
+        trial = study.ask()
+        trial.report(value, 1)
+        early = trial.should_prune()  # within the warm-up: never
+        trial.report(value, 2)
+        trial.report(value, 3)
+        verdicts.append((early, trial.should_prune()))
+    assert verdicts == [(False, True), (False, False)]
