@@ -2,8 +2,11 @@
 retrained with test accuracy measured once, best.yaml, plots, the command and a summary."""
 from __future__ import annotations
 
+import json
+import logging
 import shlex
 import sys
+from pathlib import Path
 
 import optuna
 import pandas as pd
@@ -54,6 +57,15 @@ def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions,
         wall_seconds=wall)
 
 
+def _retrained_trial(out: Path) -> int | None:
+    """The trial whose retrain is in OUT/best, per the summary.json written with it."""
+    try:
+        best = json.loads((out / "summary.json").read_text()).get("best") or {}
+    except (OSError, ValueError):
+        return None
+    return best.get("trial") if "test_acc" in best else None
+
+
 def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float,
              retrain: bool = True, on_batch=None) -> SearchSummary:
     from budgetnet.runs import train_run
@@ -77,6 +89,10 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
                           data_dir=opts.data_dir, backend=opts.backend, device=opts.device, on_batch=on_batch)
             summary.best.update(retrained_val_acc=m.val_acc, test_acc=m.test_acc, retrain_seconds=m.seconds)
             df.loc[df["trial"] == best.number, "test_acc"] = m.test_acc
+        elif (out / "best").is_dir() and _retrained_trial(out) != best.number:
+            logging.getLogger("budgetnet").warning(
+                f"{out / 'best'} holds an earlier winner's retrain, not trial {best.number}'s: "
+                "rerun without --no-retrain to replace it")
     with atomic.atomic_path(out / "leaderboard.csv") as tmp:
         df.to_csv(tmp, index=False)
     atomic.write_text(out / "leaderboard.md", _markdown(df, search, summary))

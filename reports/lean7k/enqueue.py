@@ -25,3 +25,7 @@ if __name__ == "__main__" and "--again" in __import__("sys").argv:
 # trials, and trial 27 (val 99.18% at epoch 8 when pruned) enqueued again:
 if __name__ == "__main__" and "--again2" in __import__("sys").argv:
     study.enqueue_trial(study.trials[27].params)
+
+# 15:19: trials 28 and 29 failed (lost at epochs 11 and 9): a `git stash` replaced study.db
+# under the running workers ("attempt to write a readonly database"); the study was restarted
+# with TRIALS=18 TIMEOUT=1500 and the retries (30, 31) ran from the queue.
