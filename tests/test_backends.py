@@ -145,3 +145,19 @@ def test_backend_uses_no_ready_made_layer_functions():
         code = "\n".join(line.split("#")[0] for line in src.splitlines())
         for word in banned:
             assert word not in code, f"budgetnet/layers/{info.name}.py uses {word}"
+
+
+@pytest.mark.parametrize("shape,k,stride,padding", [((4, 16, 24, 24), 2, 2, 0), ((3, 5, 7, 9), 3, 2, 1), ((2, 3, 6, 6), 2, 1, 0)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_fast_maxpool_equals_torch_with_gradients(shape, k, stride, padding, ties):
+    from budgetnet.fastpool import MaxPool2d
+
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    if ties:  # windows of equal values, as after ReLU: the gradient must go to the first maximum
+        x = x.round().clamp(min=0)
+    ref, fast = torch.nn.MaxPool2d(k, stride, padding), MaxPool2d(k, stride, padding)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    grad = torch.randn_like(ref(x))
+    (ref(a) * grad).sum().backward()
+    (fast(b) * grad).sum().backward()
+    assert torch.equal(ref(x), fast(x)) and torch.equal(a.grad, b.grad)
