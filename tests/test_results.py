@@ -60,6 +60,16 @@ FLAGSHIP = next((m for m in SHIPPED if m["name"] == json.loads(RESULTS.read_text
     if RESULTS.is_file() else None
 
 
+def test_reached_models_are_named_per_budget():
+    index = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"models": [], "reached": {}}
+    by_name = {m["name"]: m for m in index["models"]}
+    for key, name in index["reached"].items():
+        if name is not None:
+            m = by_name[name]
+            assert m["median_test_acc"] >= 0.994 and len(m["test_acc"]) >= 3
+            assert key == "smallest" or m["params"] < int(key.removeprefix("under_"))
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(FLAGSHIP is None, reason="reports/results.json names no flagship model yet")
 def test_flagship_retrains_from_scratch_to_the_target(tmp_path):
