@@ -35,9 +35,9 @@ class MaxPool2d(nn.MaxPool2d):
     """nn.MaxPool2d (same state and repr); training on a 4-D CPU tensor takes the faster path."""
 
     def forward(self, x):
-        if x.dim() == 4 and x.device.type == "cpu" and torch.is_grad_enabled() and x.requires_grad:
+        if x.dim() != 4 or x.device.type != "cpu" or self.dilation != 1 or self.ceil_mode:
+            return super().forward(x)
+        if torch.is_grad_enabled() and x.requires_grad:
             return _MaxPool.apply(x, self.kernel_size, self.stride, self.padding)
-        if x.dim() == 4 and x.device.type == "cpu":
-            return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), self.kernel_size, self.stride,
-                                self.padding).contiguous()
-        return super().forward(x)
+        return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), self.kernel_size, self.stride,
+                            self.padding).contiguous()

@@ -31,12 +31,13 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None,
             train_run(spec, run_dir, seed=seed, data_dir=data_dir, resume=(run_dir / "checkpoint.pt").is_file(),
                       on_epoch=on_epoch, subset=subset, full_train=full_train)
     # every finished seed in OUT, so seeds run as separate (parallel) commands add up
+    s = summarize(spec)
     runs = []
     for run_dir in sorted(out.glob("seed*/"), key=lambda d: d.name):
         if not (run_dir / "metrics.json").is_file() or not run_dir.name[4:].isdigit():
             continue
         m = json.loads((run_dir / "metrics.json").read_text())
-        if (m["name"], m["params"]) != (spec.name, summarize(spec).params):
+        if (m["name"], m["params"]) != (spec.name, s.params):
             raise ValueError(f"{run_dir}: a run of {m['name']} ({m['params']:,} params), not of this spec")
         if m.get("full_train", False) != full_train:
             raise ValueError(f"{run_dir}: trained with full_train={m.get('full_train', False)}; "
@@ -45,7 +46,6 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None,
                      "epochs": m["epochs"], "train_images": m["train_images"],
                      "checkpoint": f"{run_dir.name}/checkpoint.pt"})  # relative to OUT
     runs.sort(key=lambda r: r["seed"])
-    s = summarize(spec)
     median = statistics.median(r["test_acc"] for r in runs)
     result = {"name": spec.name, "params": s.params, "macs": s.macs, "epochs": spec.train.epochs,
               "budget": spec.budget.model_dump(exclude_none=True), "full_train": full_train,
