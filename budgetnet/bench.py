@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from budgetnet.backends import CUSTOM, TORCH
-from budgetnet.compile import count_params, infer
+from budgetnet.compile import count_params
+from budgetnet.shapes import infer
 from budgetnet.data import Dataset, Split, load_dataset
 from budgetnet.spec import load_spec
 from budgetnet.train import train

@@ -9,10 +9,9 @@ from torch import nn
 
 from budgetnet.backends import BACKENDS
 from budgetnet.errors import Issue, SpecError
-from budgetnet.geometry import Geometry
 from budgetnet.init import initialize
-from budgetnet.ops import Layer, ShapeError, get_op
-from budgetnet.spec import LayerSpec, Spec, load_spec
+from budgetnet.shapes import infer
+from budgetnet.spec import Spec, load_spec
 
 
 @dataclass(frozen=True)
@@ -43,26 +42,6 @@ class Summary:
             "layers": [{"index": r.index, "op": r.op, "args": r.args, "out_shape": list(r.out_shape),
                         "params": r.params, "macs": r.macs, "rf": r.rf, "jump": r.jump} for r in self.rows],
         }
-
-
-def infer(spec: Spec) -> list[tuple[LayerSpec, Layer]]:
-    """Run every op's shape logic in order; a collapsing shape is a located SpecError."""
-    g = Geometry(tuple(spec.input), extent=max(spec.input[1:]))
-    out = []
-    for layer in spec.layers:
-        try:
-            info = get_op(layer.op).fn(g, layer.args)
-        except ShapeError as e:
-            loc = layer.loc + ((e.field,) if e.field else ())
-            raise SpecError(spec.origin, [Issue(loc, f"{e} (input shape {list(g.shape)})")]) from None
-        out.append((layer, info))
-        g = info.out
-    if g.shape != (spec.classes,):
-        where = spec.layers[-1].loc if spec.layers else ("layers",)
-        hint = "; end with flatten" if g.kind != "vector" else ""
-        raise SpecError(spec.origin, [Issue(where, f"network output is {list(g.shape)}, expected "
-                                                   f"[{spec.classes}] (classes){hint}")])
-    return out
 
 
 def summarize(x: Union[str, Mapping, Spec]) -> Summary:

@@ -54,19 +54,37 @@ def confusion(matrix, path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
-def search_history(df, path: str | Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    if not df.empty:
-        for status, marker, color in (("complete", "o", "tab:blue"), ("pruned", "x", "tab:gray")):
-            sub = df[(df["status"] == status) & df["val_acc"].notna()]
-            ax.scatter(sub["trial"], 100 * sub["val_acc"], marker=marker, color=color, label=status)
-        done = df[df["status"] == "complete"].sort_values("trial")
-        if not done.empty:
-            ax.step(done["trial"], 100 * done["val_acc"].cummax(), where="post", color="tab:red", label="best so far")
-    ax.set_xlabel("trial")
+def search_history(tl, path: str | Path, title: str, floor: float | None = None) -> None:
+    """Best validation accuracy against wall time, every finished trial marked by its rung:
+    the picture that answers "how long until it found one"."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    points = sorted(tl.points, key=lambda p: p.seconds)
+    rungs = sorted({p.rung for p in points})
+    cmap = plt.get_cmap("viridis", max(len(rungs), 1))
+    for i, rung in enumerate(rungs):
+        sub = [p for p in points if p.rung == rung]
+        ax.scatter([p.seconds / 60 for p in sub], [100 * p.val_acc for p in sub], color=cmap(i), s=22,
+                   label=f"rung {rung}: {sub[0].epochs} epochs ({len(sub)} trials)")
+    if points:
+        best, xs, ys = 0.0, [0.0], [None]
+        for p in points:
+            best = max(best, p.val_acc)
+            xs.append(p.seconds / 60)
+            ys.append(100 * best)
+        xs.append(tl.wall_seconds / 60)
+        ys.append(100 * best)
+        ax.step(xs[1:], ys[1:], where="post", color="tab:red", label="best so far")
+        lows = sorted(100 * p.val_acc for p in points)
+        ax.set_ylim(max(lows[len(lows) // 4] - 0.3, 90.0), max(lows[-1], 100 * (floor or 0)) + 0.1)
+    if floor:
+        ax.axhline(100 * floor, color="black", linestyle="--", linewidth=0.8, label=f"floor {100 * floor:.2f}%")
+    if tl.first_feasible_s is not None:
+        ax.axvline(tl.first_feasible_s / 60, color="tab:green", linewidth=0.8,
+                   label=f"first feasible: {tl.first_feasible_s / 60:.1f} min")
+    ax.set_xlabel("wall time (minutes)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)

@@ -2,8 +2,10 @@
 
 The budget is counted from the filled-in spec before anything is built: an over-budget sample
 ends at once (pruned, status `over_budget`, 0 training seconds) and its constraint value steers
-the TPE sampler away from that region. Trials report validation accuracy every epoch so the
-pruner can stop weak ones. The test set is never touched during the search.
+the TPE sampler away from that region (the general family fills every sample into the budget,
+so it has none). Fidelity is either successive halving over whole schedules (`rungs`, the
+default: budgetnet.rungs) or a pruner reading each trial's per-epoch validation curve.
+The test set is never touched during the search.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ import optuna
 from budgetnet.compile import summarize
 from budgetnet.data import Dataset, load_dataset
 from budgetnet.errors import SpecError
+from budgetnet.rungs import next_promotion, rung_epochs
 from budgetnet.searchdef import SearchDef
-from budgetnet.spec import Spec, load_spec
 from budgetnet.train import train
 
 TRAINED = ("complete", "pruned")  # statuses of trials that actually trained
@@ -40,7 +42,10 @@ class SearchOptions:
     backend: str | None = None
     device: str | None = None
     objective: str = "accuracy"      # or "pareto": (val accuracy, params)
-    pruner: str = "quartile"         # quartile | median | hyperband | none
+    pruner: str = "rungs"            # rungs (successive halving) | quartile | median | hyperband | none
+    rungs: tuple[int, ...] | None = None  # rung epochs; default budgetnet.rungs.rung_epochs(max epochs)
+    warm_start: bool = True          # run the definition's reference configs first
+    threads: int | None = None       # torch threads per worker; default cores // workers
     data_dir: str | None = None
     heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
 
@@ -65,20 +70,41 @@ def _set_constraints(trial: optuna.Trial, search: SearchDef, params: int | None,
     trial.set_constraint("accuracy", search.min_accuracy - (val_acc or 0.0))
 
 
-def filled_spec(search: SearchDef, values: dict, epochs: int | None = None) -> Spec:
-    spec = search.spec(values)
-    if epochs:
-        raw = spec.to_dict()
-        raw.setdefault("train", {})["epochs"] = epochs
-        spec = load_spec(raw)
-    return spec
+def max_epochs(search: SearchDef, opts: SearchOptions) -> int:
+    return opts.epochs or search.budget.max_epochs or 15
+
+
+def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
+    """Epochs of each rung: one rung of the full schedule unless successive halving is on."""
+    if opts.pruner != "rungs":
+        return [max_epochs(search, opts)]
+    return list(opts.rungs) if opts.rungs else rung_epochs(max_epochs(search, opts))
 
 
 def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Callable:
+    rungs = rung_list(search, opts)
+
     def objective(trial: optuna.Trial):
+        try:
+            return run_trial(trial)
+        except KeyboardInterrupt:  # marked, so that the resumed search runs it again
+            trial.set_user_attr("status", "interrupted")
+            raise
+        except (optuna.TrialPruned, SpecError):
+            raise
+        except Exception as e:  # recorded in the study: the leaderboard shows why
+            trial.set_user_attr("reason", f"{type(e).__name__}: {e}"[:300])
+            raise
+
+    def run_trial(trial: optuna.Trial):
+        rung = trial.user_attrs.get("rung", 0)
+        for key, value in (("rung", rung), ("candidate", trial.user_attrs.get("candidate", trial.number)),
+                           ("seed", trial.user_attrs.get("seed", opts.seed + trial.number))):
+            trial.set_user_attr(key, value)
         values = {name: dist.suggest(trial, name) for name, dist in search.space.items()}
         try:
-            spec = filled_spec(search, values, opts.epochs)
+            cand = search.candidate(values, rungs[rung] if opts.pruner == "rungs" else opts.epochs)
+            spec = cand.spec
         except SpecError as e:
             trial.set_user_attr("status", "invalid")
             trial.set_user_attr("reason", e.issues[0].line("template")[:200])
@@ -88,6 +114,10 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
         trial.set_user_attr("params", s.params)
         trial.set_user_attr("macs", s.macs)
         trial.set_user_attr("epochs", spec.train.epochs)
+        if cand.fill is not None:
+            trial.set_user_attr("fill", round(cand.fill, 4))
+        if cand.arch:
+            trial.set_user_attr("arch", cand.arch)
         reason = over_budget(search, s.params, s.macs, spec.train.epochs)
         if reason:  # never built, never trained
             trial.set_user_attr("status", "over_budget")
@@ -95,14 +125,13 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
             trial.set_user_attr("seconds", 0.0)
             _set_constraints(trial, search, s.params, None)
             raise optuna.TrialPruned(reason)
-        seed = opts.seed + trial.number
-        trial.set_user_attr("seed", seed)
+        seed = trial.user_attrs["seed"]
         start = time.perf_counter()
         history: list[float] = []
 
         def on_epoch(stat, result):
             history.append(stat.val_acc)
-            if opts.objective == "accuracy":
+            if opts.objective == "accuracy":  # under rungs the pruner never prunes
                 trial.report(stat.val_acc, stat.epoch)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after epoch {stat.epoch}")
@@ -151,7 +180,6 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
     together would race to create Optuna's schema and to enqueue the references."""
     from budgetnet.storage import SlotLock, make_storage
 
-    max_epochs = opts.epochs or search.budget.max_epochs or 15
     sampler = optuna.samplers.TPESampler(seed=opts.seed, n_startup_trials=5, multivariate=True)
     directions = ["maximize", "minimize"] if opts.objective == "pareto" else ["maximize"]
     name = study_name(search, opts)
@@ -159,17 +187,36 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
     lock.acquire()
     try:
         study = optuna.create_study(storage=make_storage(opts.storage_url(), opts.heartbeat), study_name=name,
-                                    sampler=sampler, pruner=make_pruner(opts.pruner, max_epochs),
+                                    sampler=sampler, pruner=make_pruner(opts.pruner, max_epochs(search, opts)),
                                     directions=directions, load_if_exists=True)
-        if not study.trials:  # a new study: the seeds' baselines run first
-            for ref in search.reference:
-                study.enqueue_trial(ref, skip_if_exists=True)
+        if not study.trials:  # a new study: the warm start (shipped references) runs first
+            for ref in search.reference if opts.warm_start else ():
+                study.enqueue_trial(ref, user_attrs={"warm_start": True}, skip_if_exists=True)
             study.set_user_attr("search", search.name)
             study.set_user_attr("budget", search.budget.model_dump(exclude_none=True))
             study.set_user_attr("min_accuracy", search.min_accuracy)
+            study.set_user_attr("rungs", rung_list(search, opts))
+            study.set_user_attr("warm_start", opts.warm_start)
+        requeue_interrupted(study)
     finally:
         lock.release()
     return study
+
+
+RERUN_ATTRS = ("rung", "candidate", "seed", "warm_start")
+
+
+def requeue_interrupted(study: optuna.Study) -> None:
+    """Enqueue every interrupted trial (Ctrl-C, or a worker that stopped heartbeating) once
+    more, with the same parameters, rung and seed. Call under the study's lock."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for t in trials:
+        if t.user_attrs.get("status") == "interrupted" and t.number not in retried and t.state == TrialState.FAIL:
+            attrs = {k: t.user_attrs[k] for k in RERUN_ATTRS if k in t.user_attrs}
+            study.enqueue_trial(dict(t.params), user_attrs={**attrs, "retry_of": t.number})
 
 
 def _slots(study: optuna.Study) -> tuple[int, int]:
@@ -190,7 +237,8 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     `opts.trials`; a dead worker's trial is failed by heartbeat and re-enqueued."""
     from budgetnet.storage import SlotLock, fail_stale
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_optuna()
+    rungs = rung_list(search, opts)
     data = load_dataset(opts.data_dir, subset=opts.subset)
     study = open_study(search, opts)
     objective = make_objective(search, opts, data)
@@ -225,6 +273,10 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
                 lock.release()
                 time.sleep(1.0)  # every slot is taken; wait in case one frees up
                 continue
+            if opts.pruner == "rungs":  # a candidate earned a longer schedule: it runs next
+                promotion = next_promotion(study.get_trials(deepcopy=False), rungs)
+                if promotion:
+                    study.enqueue_trial(promotion.params, user_attrs=promotion.user_attrs())
             # a trial that raises is recorded as FAIL (with its error) and the search goes on
             study.optimize(claimed_objective, n_trials=1, callbacks=[after_trial], catch=(Exception,),
                            gc_after_trial=False)
@@ -245,7 +297,10 @@ def running_elsewhere(study: optuna.Study) -> int:
 def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int) -> None:
     import torch
     torch.set_num_threads(threads)
-    run_worker(SearchDef.model_validate(search_dict), opts)
+    try:
+        run_worker(SearchDef.model_validate(search_dict), opts)
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker; the parent says the one line
+        pass
 
 
 @dataclass
@@ -261,12 +316,21 @@ class SearchSummary:
     epochs_run: int
     epochs_full: int
     wall_seconds: float
+    rungs: list[int] | None = None
+    first_feasible_s: float | None = None   # first trial start -> first val >= floor within budget
     best: dict | None = None
+    confirm: dict | None = None             # --confirm K: the winner retrained with K fresh seeds
+
+
+def quiet_optuna() -> None:
+    """Optuna logs a failed trial with its whole traceback at WARNING (a Ctrl-C included); the
+    search reports every trial itself, with the error's one line kept in the study."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> optuna.Study:
     """Run (or resume) the study with `opts.workers` processes on the same storage."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_optuna()
     opts.out.mkdir(parents=True, exist_ok=True)
     open_study(search, opts)  # create it (and enqueue references) once, before workers race
     if opts.workers <= 1:
@@ -274,7 +338,7 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     else:
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
-        threads = max(1, (os.cpu_count() or 1) // opts.workers)
+        threads = opts.threads or max(1, (os.cpu_count() or 1) // opts.workers)
         procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), opts, threads)) for _ in range(opts.workers)]
         for p in procs:
             p.start()

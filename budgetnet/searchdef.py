@@ -1,15 +1,19 @@
-"""Search definitions (`searches/*.yaml`): a template spec with `$holes`, the range of each
-hole, the budget, the accuracy target and reference configs to run first."""
+"""Search definitions (`budgetnet/searches/*.yaml`, the one home of the shipped ones): the range
+of each searched value, the budget, the accuracy target and reference configs to run first; and
+either a template spec with `$holes` (family: template) or the general CNN family filled to the
+budget (family: general, budgetnet/space.py)."""
 from __future__ import annotations
 
 import builtins
 import difflib
 from pathlib import Path
-from typing import Any, Optional, Union
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from budgetnet.errors import Issue, SpecError
+from budgetnet import space as general_space
 from budgetnet.spec import Budget, Spec, holes, load_spec, read_raw
 
 SEARCH_DIR = Path(__file__).parent / "searches"
@@ -52,20 +56,46 @@ class Dist(BaseModel):
         return next(v for v in (self.int, self.float, self.log, self.categorical) if v is not None)[0]
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A sampled model: its spec, and for the general family how it was filled to the budget."""
+    spec: Spec
+    fill: float | None = None   # params / budget
+    arch: str = ""
+
+
 class SearchDef(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     name: str = Field(min_length=1)
     description: str = ""
+    family: Literal["template", "general"] = "template"
     budget: Budget
     min_accuracy: float = Field(0.0, ge=0, le=1)
     space: dict[str, Dist]
     reference: tuple[dict[str, Any], ...] = ()
-    template: dict[str, Any]
+    template: dict[str, Any] = {}
     origin: str = "<search>"
 
-    def spec(self, values: dict[str, Any]) -> Spec:
-        """The template filled with `values`, validated like any spec (raises SpecError)."""
-        return load_spec(self.template, values)
+    def spec(self, values: dict[str, Any], epochs: int | None = None) -> Spec:
+        """The model of `values`, validated like any spec (raises SpecError)."""
+        return self.candidate(values, epochs).spec
+
+    def candidate(self, values: dict[str, Any], epochs: int | None = None) -> Candidate:
+        """The model of `values` with `epochs` (default: the budget's, else the template's)."""
+        if self.family == "general":
+            f = general_space.fill(values, self.budget.max_params, epochs or self.budget.max_epochs or 15, self.name)
+            return Candidate(f.spec, f.fill, f.arch)
+        spec = load_spec(self.template, values)
+        if epochs:
+            raw = spec.to_dict()
+            raw.setdefault("train", {})["epochs"] = epochs
+            spec = load_spec(raw)
+        fill = summary_params(spec) / self.budget.max_params if self.budget.max_params else None
+        return Candidate(spec, fill)
+
+    def smallest_params(self) -> int | None:
+        """The smallest model the space holds (general family), else None (unknown)."""
+        return general_space.smallest(self.space) if self.family == "general" else None
 
     def with_budget(self, **limits) -> "SearchDef":
         update = {k: v for k, v in limits.items() if v is not None}
@@ -96,7 +126,11 @@ def load_search(x: Union[str, Path]) -> SearchDef:
         search = SearchDef.model_validate({**raw, "origin": origin})
     except ValidationError as e:
         raise SpecError(origin, [Issue(tuple(err["loc"]), err["msg"]) for err in e.errors(include_url=False)]) from None
+    if search.family == "general":
+        return _check_general(search)
     issues = []
+    if not search.template:
+        issues.append(Issue(("template",), "a template search needs a template spec"))
     needed, given = holes(search.template), set(search.space)
     if needed - given:
         issues.append(Issue(("space",), f"holes without a range: {', '.join(sorted(needed - given))}"))
@@ -115,13 +149,32 @@ def load_search(x: Union[str, Path]) -> SearchDef:
     return search
 
 
+def _check_general(search: SearchDef) -> SearchDef:
+    issues = []
+    keys, given = set(general_space.KEYS), set(search.space)
+    if keys - given:
+        issues.append(Issue(("space",), f"the general family needs ranges for: {', '.join(sorted(keys - given))}"))
+    if given - keys:
+        issues.append(Issue(("space",), f"the general family has no value named: {', '.join(sorted(given - keys))}"))
+    if search.template:
+        issues.append(Issue(("template",), "the general family builds its own layers; remove the template"))
+    for i, ref in enumerate(search.reference):
+        if set(ref) != keys:
+            issues.append(Issue(("reference", i), f"must set exactly {sorted(keys)}"))
+    if issues:
+        raise SpecError(search.origin, issues)
+    return search
+
+
+def summary_params(spec: Spec) -> int:
+    from budgetnet.compile import count_params
+    return count_params(spec)
+
+
+DEFAULT_SEARCH = "general"
+
+
 def pick_search(max_params: int | None) -> str:
-    """The shipped CNN template whose budget is the smallest that still admits max_params."""
-    cnn = [load_search(n) for n in search_names() if n.startswith("under")]
-    cnn.sort(key=lambda s: s.budget.max_params or 0)
-    if max_params is None:
-        return cnn[-1].name
-    for s in cnn:
-        if (s.budget.max_params or 0) + 1 >= max_params:
-            return s.name
-    return cnn[-1].name
+    """The search `budgetnet search --max-params N` runs without a file: the general family,
+    which fills any budget."""
+    return DEFAULT_SEARCH

@@ -12,9 +12,11 @@ import optuna
 import pandas as pd
 
 from budgetnet import atomic, plots
-from budgetnet.search import TRAINED, SearchDef, SearchOptions, SearchSummary, filled_spec
+from budgetnet.search import TRAINED, SearchDef, SearchOptions, SearchSummary, rung_list
+from budgetnet.timeline import timeline
 
-COLUMNS = ["trial", "status", "params", "macs", "val_acc", "best_val_acc", "epochs_run", "epochs", "seconds", "seed"]
+COLUMNS = ["trial", "status", "rung", "candidate", "params", "fill", "macs", "val_acc", "best_val_acc", "epochs_run",
+           "epochs", "seconds", "seed", "arch"]
 
 
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
@@ -23,10 +25,11 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
         a = t.user_attrs
         status = a.get("status") or ("failed" if t.state == optuna.trial.TrialState.FAIL else
                                      "running" if t.state == optuna.trial.TrialState.RUNNING else t.state.name.lower())
-        rows.append({"trial": t.number, "status": status, "params": a.get("params"), "macs": a.get("macs"),
+        rows.append({"trial": t.number, "status": status, "rung": a.get("rung"), "candidate": a.get("candidate"),
+                     "params": a.get("params"), "fill": a.get("fill"), "macs": a.get("macs"),
                      "val_acc": a.get("val_acc"), "best_val_acc": a.get("best_val_acc"),
                      "epochs_run": a.get("epochs_run", 0), "epochs": a.get("epochs"),
-                     "seconds": round(a.get("seconds", 0.0) or 0.0, 1), "seed": a.get("seed"),
+                     "seconds": round(a.get("seconds", 0.0) or 0.0, 1), "seed": a.get("seed"), "arch": a.get("arch", ""),
                      "reason": a.get("reason", ""), **{f"hp_{k}": v for k, v in t.params.items()}})
     df = pd.DataFrame(rows, columns=None if rows else COLUMNS)
     if df.empty:
@@ -54,7 +57,8 @@ def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions,
                                       if t.user_attrs.get("status") == "over_budget"),
         epochs_run=sum(t.user_attrs.get("epochs_run", 0) for t in trained),
         epochs_full=sum(full or t.user_attrs.get("epochs", 0) for t in trained),
-        wall_seconds=wall)
+        wall_seconds=wall, rungs=rung_list(search, opts),
+        first_feasible_s=timeline(study, search.min_accuracy, search.budget.max_params).first_feasible_s)
 
 
 def _retrained_trial(out: Path) -> int | None:
@@ -75,7 +79,7 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
     best = best_trial(study)
     df = leaderboard(study)
     if best is not None:
-        spec = filled_spec(search, best.params, opts.epochs)
+        spec = search.spec(best.params, best.user_attrs.get("epochs") or opts.epochs)
         raw = spec.to_dict()
         raw["name"] = f"best_{search.name}"
         raw["budget"] = search.budget.model_dump(exclude_none=True)
@@ -83,6 +87,7 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
                         f"{100 * best.user_attrs['val_acc']:.2f}% (seed {best.user_attrs['seed']})")
         atomic.write_text(out / "best.yaml", _yaml(raw))
         summary.best = {"trial": best.number, "params": best.user_attrs["params"], "macs": best.user_attrs["macs"],
+                        "epochs": spec.train.epochs, "fill": best.user_attrs.get("fill"),
                         "val_acc": best.user_attrs["val_acc"], "seed": best.user_attrs["seed"], "values": best.params}
         if retrain:
             m = train_run(out / "best.yaml", out / "best", seed=best.user_attrs["seed"], subset=opts.subset,
@@ -100,10 +105,40 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
     atomic.write_json(out / "summary.json", {**summary.__dict__, "search": search.name,
                                              "budget": search.budget.model_dump(exclude_none=True),
                                              "min_accuracy": search.min_accuracy})
-    plots.search_history(df, out / "history.png", f"{search.name}: validation accuracy per trial")
+    plots.search_history(timeline(study, search.min_accuracy, search.budget.max_params), out / "history.png",
+                         f"{search.name}, params <= {search.budget.max_params:,}: best validation accuracy over time",
+                         search.min_accuracy)
     plots.search_pareto(df, out / "pareto.png", f"{search.name}: accuracy vs parameters",
                         search.budget.max_params)
     return summary
+
+
+def confirm_seeds(winner_seed: int, k: int) -> list[int]:
+    """K seeds the winner was not selected with: 0, 1, 2, ... skipping its search seed."""
+    return [s for s in range(k + 1) if s != winner_seed][:k]
+
+
+def confirm_winner(out: Path, opts: SearchOptions, summary: SearchSummary, k: int, on_epoch=None) -> dict:
+    """The final-model protocol on the winner: retrain OUT/best.yaml with K fresh seeds on the
+    full training set (OUT/confirm/), record the median test accuracy in summary.json."""
+    from budgetnet.results import confirm
+
+    seeds = confirm_seeds(summary.best["seed"], k)
+    r = confirm(out / "best.yaml", out / "confirm", tuple(seeds), opts.data_dir, on_epoch, subset=opts.subset,
+                full_train=True)
+    summary.confirm = {"seeds": seeds, "test_acc": [x["test_acc"] for x in r["seeds"]],
+                       "median_test_acc": r["median_test_acc"], "dir": "confirm"}
+    _write_summary(out, summary)
+    return r
+
+
+def _write_summary(out: Path, summary: SearchSummary) -> None:
+    data = json.loads((out / "summary.json").read_text())
+    atomic.write_json(out / "summary.json", {**data, **summary.__dict__})
+
+
+def _minutes(seconds: float | None) -> str:
+    return "none" if seconds is None else f"{seconds / 60:.1f} min after the first trial started"
 
 
 def _yaml(raw: dict) -> str:
@@ -118,10 +153,13 @@ def _markdown(df: pd.DataFrame, search: SearchDef, s: SearchSummary) -> str:
             f"{s.trials} samples: {s.complete} complete, {s.pruned} pruned, {s.over_budget} over budget "
             f"(never trained, {s.over_budget_train_seconds:.0f} s of training), {s.invalid} invalid, "
             f"{s.failed} failed. Epochs run {s.epochs_run} of {s.epochs_full} a search without pruning would run. "
-            f"Wall time {s.wall_seconds:.0f} s.\n\n")
+            f"Wall time {s.wall_seconds:.0f} s; first feasible trial (validation >= floor, within budget): "
+            f"{_minutes(s.first_feasible_s)}. Rungs (epochs): {s.rungs}.\n\n")
     if df.empty:
         return head + "No trials.\n"
     show = df.copy()
+    if "fill" in show:
+        show["fill"] = show["fill"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
     for col in ("val_acc", "best_val_acc", "test_acc"):
         if col in show:
             show[col] = show[col].map(lambda v: f"{100 * v:.2f}" if pd.notna(v) else "")

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from budgetnet.errors import Issue, SpecError, short_repr
 from budgetnet.ops import OPS, OpArgs, get_op
+from budgetnet.shapes import infer
 
 ZOO_DIR = Path(__file__).parent / "zoo"
 MAX_FILE_BYTES = 1 << 20
@@ -259,8 +260,6 @@ def validate(raw: dict, origin: str = "<mapping>") -> Spec:
         init=body.init, layers=tuple(layers), train=body.train, budget=body.budget,
         source=body.source, origin=origin, raw=raw,
     )
-    from budgetnet.compile import infer  # shape checks need the op functions
-
     infer(spec)  # raises SpecError on a collapsing shape or a wrong output size
     return spec
 

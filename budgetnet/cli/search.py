@@ -1,6 +1,8 @@
 """`budgetnet search`: the main job."""
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -9,65 +11,78 @@ import typer
 
 from budgetnet.cli.common import console
 
-PRUNERS = ("quartile", "median", "hyperband", "none")
+PRUNERS = ("rungs", "quartile", "median", "hyperband", "none")
 
 
-def search(search_file: Optional[str] = typer.Argument(None, help="Search definition (file or shipped name: under8k, under7k, under4k, vit_under8k). Default: the shipped CNN template that fits --max-params."),
+def search(search_file: Optional[str] = typer.Argument(None, help="Search definition (file or shipped name: general, lean7k, under7k, ...). Default: general, the CNN family filled to any budget."),
            max_params: Optional[int] = typer.Option(None, min=1, help="Hard budget, inclusive (params <= N); overrides the file's."),
            min_accuracy: Optional[float] = typer.Option(None, min=0, max=1, help="Accuracy floor on validation (0-1); overrides the file's."),
-           trials: Optional[int] = typer.Option(20, min=1, help="Stop after N trained trials (over-budget samples do not count)."),
-           timeout: Optional[float] = typer.Option(None, min=1, help="Stop starting new trials after S seconds."),
+           trials: Optional[int] = typer.Option(None, min=1, help="Stop after N trained trials, every rung counted (over-budget samples do not count). Default: no limit."),
+           timeout: float = typer.Option(1800, min=0, help="Stop starting new trials after S seconds (0: no limit)."),
            storage: Optional[str] = typer.Option(None, help="Optuna storage URL (default: sqlite:///OUT/study.db; postgresql://... for many machines)."),
            study_name: Optional[str] = typer.Option(None, help="Study name (default: SEARCH-BUDGET). Same name + storage = resume."),
-           workers: int = typer.Option(1, min=1, help="Worker processes on this machine, sharing the storage."),
-           epochs: Optional[int] = typer.Option(None, min=1, help="Override every trial's epochs (smoke runs)."),
+           workers: Optional[int] = typer.Option(None, min=1, help="Worker processes on this machine, sharing the storage. Default: one per core."),
+           threads: Optional[int] = typer.Option(None, min=1, help="Torch threads per worker. Default: cores // workers."),
+           epochs: Optional[int] = typer.Option(None, min=1, help="Override the top rung's epochs (smoke runs)."),
+           rungs: Optional[str] = typer.Option(None, help="Epochs of each successive-halving rung, e.g. 2,5,15 (default: budget/9, budget/3, budget)."),
+           warm_start: bool = typer.Option(True, help="Run the definition's references (shipped winners scaled into the budget) first; --no-warm-start searches from nothing."),
+           confirm: int = typer.Option(0, min=0, help="Retrain the winner with K fresh seeds on all 60,000 training images and report the median test accuracy (OUT/confirm/)."),
            subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
-           seed: int = typer.Option(0, help="Sampler seed; trial k trains with seed+k."),
+           seed: int = typer.Option(0, help="Sampler seed; a sampled candidate trains with seed+trial number at every rung."),
            out: Path = typer.Option(Path("runs/search"), help="Output directory (study, leaderboard, best.yaml, plots)."),
            objective: str = typer.Option("accuracy", help="accuracy (best validation accuracy) or pareto (accuracy vs params)."),
-           pruner: str = typer.Option("quartile", help="quartile (bottom 25% at its epoch, after two thirds of the epochs), median (after a third), hyperband or none."),
+           pruner: str = typer.Option("rungs", help="rungs (successive halving over whole schedules), quartile (bottom 25% at its epoch, after two thirds of the epochs), median, hyperband or none."),
            backend: Optional[str] = typer.Option(None, help="torch or custom; default: the template's."),
            device: str = typer.Option("auto", help="cpu, cuda, ... (auto: cuda when available)."),
            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
            heartbeat: int = typer.Option(10, min=1, help="Heartbeat seconds: a trial whose worker died is failed after 3 missed beats and retried."),
            retrain: bool = typer.Option(True, help="Retrain the winner and measure its test accuracy once.")):
     """Search a spec family under a hard budget. Over-budget samples are never trained. Rerunning
-    the same command resumes the study. Outputs: leaderboard.csv/.md, best.yaml, best/ (checkpoint,
-    metrics, curves), history.png, pareto.png, summary.json, command.txt."""
-    from budgetnet.search import SearchOptions, run_search, running_elsewhere
+    the same command resumes the study (an interrupted trial runs again with its seed). Outputs:
+    leaderboard.csv/.md, best.yaml, best/ (checkpoint, metrics, curves), history.png (best
+    validation accuracy against wall time), pareto.png, summary.json, command.txt."""
+    from budgetnet.rungs import parse_rungs
+    from budgetnet.search import SearchOptions, max_epochs, rung_list, run_search, running_elsewhere
     from budgetnet.searchdef import load_search, pick_search
-    from budgetnet.searchreport import finalize
+    from budgetnet.searchreport import confirm_winner, finalize
 
     if objective not in ("accuracy", "pareto") or pruner not in PRUNERS:
-        console.print("error: --objective must be accuracy or pareto; --pruner quartile, median, hyperband or none", style="red")
+        console.print(f"error: --objective must be accuracy or pareto; --pruner one of {', '.join(PRUNERS)}", style="red")
         raise typer.Exit(2)
     s = load_search(search_file or pick_search(max_params))
     s = s.with_budget(max_params=max_params)
     if min_accuracy is not None:
         s = s.model_copy(update={"min_accuracy": min_accuracy})
-    opts = SearchOptions(out=out, trials=trials, timeout=timeout, storage=storage, study_name=study_name,
-                         workers=workers, epochs=epochs, subset=subset, seed=seed, backend=backend,
-                         device=device, objective=objective, pruner=pruner, data_dir=data_dir, heartbeat=heartbeat)
-    console.print(f"search [bold]{s.name}[/]: {s.description}; budget params <= {s.budget.max_params:,}, "
-                  f"floor {100 * s.min_accuracy:.2f}% val; {trials} trained trials, {workers} worker(s) -> {out}")
-    best = {"val": None}
-
-    def on_trial(study, trial):
-        a = trial.user_attrs
-        status = a.get("status", trial.state.name.lower())
-        val = a.get("val_acc")
-        if status == "complete" and (best["val"] is None or val > best["val"]):
-            best["val"] = val
-        acc = f"val {100 * val:.2f}%" if val is not None else ""
-        extra = a.get("reason", "") if status in ("over_budget", "invalid") else f"{a.get('seconds', 0):.0f}s"
-        console.print(f"  trial {trial.number:>3} {status:<11} params {a.get('params') or 0:>6,} {acc:<12} {extra}"
-                      + (f"  best {100 * best['val']:.2f}%" if best["val"] is not None else ""))
-
+    smallest = s.smallest_params()
+    if smallest is not None and s.budget.max_params is not None and smallest > s.budget.max_params:
+        console.print(f"error: budget {s.budget.max_params:,} params is below the smallest model of search "
+                      f"{s.name} ({smallest:,} params); nothing to search", style="red", markup=False)
+        raise typer.Exit(2)
+    workers = workers or os.cpu_count() or 1
+    opts = SearchOptions(out=out, trials=trials, timeout=timeout or None, storage=storage, study_name=study_name,
+                         workers=workers, threads=threads, epochs=epochs, subset=subset, seed=seed, backend=backend,
+                         device=device, objective=objective, pruner=pruner, data_dir=data_dir, heartbeat=heartbeat,
+                         warm_start=warm_start)
+    if rungs is not None:
+        try:
+            opts.rungs = tuple(parse_rungs(rungs, max_epochs(s, opts)))
+        except ValueError as e:
+            console.print(f"error: {e}", style="red", markup=False)
+            raise typer.Exit(2) from None
+    per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
+    stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
+    console.print(f"search {s.name}: {s.description}; budget params <= {s.budget.max_params:,}, floor "
+                  f"{100 * s.min_accuracy:.2f}% val; rungs {rung_list(s, opts)} epochs ({pruner}); "
+                  f"{workers} worker(s) x {per_worker} thread(s); warm start {'on' if warm_start else 'off'}; "
+                  f"stops at {stop or 'Ctrl-C'} -> {out}", markup=False)
     start = time.perf_counter()
+    report = TrialReport(s.min_accuracy, s.budget.max_params, start, opts.timeout, trials)
     try:
-        study = run_search(s, opts, on_trial)
+        with report:
+            study = run_search(s, opts, report.on_trial)
     except KeyboardInterrupt:
-        console.print(f"interrupted: the study in {opts.storage_url()} keeps every finished trial; rerun to resume")
+        console.print(f"interrupted: the study in {opts.storage_url()} keeps every finished trial; rerun the same "
+                      "command to resume (the interrupted trial runs again)", markup=False)
         raise typer.Exit(130) from None
     busy = running_elsewhere(study)
     if busy:
@@ -77,15 +92,89 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     summary = finalize(study, s, opts, time.perf_counter() - start, retrain=retrain)
     console.print(f"{summary.trials} samples: {summary.complete} complete, {summary.pruned} pruned, "
                   f"{summary.over_budget} over budget ({summary.over_budget_train_seconds:.0f} training seconds), "
-                  f"{summary.invalid} invalid, {summary.failed} failed; epochs run {summary.epochs_run} of "
-                  f"{summary.epochs_full} unpruned; {summary.wall_seconds:.0f}s")
-    if summary.best:
-        b = summary.best
-        test = f", test {100 * b['test_acc']:.2f}% (retrained, final epoch)" if "test_acc" in b else ""
-        console.print(f"best: trial {b['trial']}, {b['params']:,} params, val {100 * b['val_acc']:.2f}%{test} "
-                      f"-> {out / 'best.yaml'}")
-    else:
+                  f"{summary.invalid} invalid, {summary.failed} failed; epochs run {summary.epochs_run}; "
+                  f"{summary.wall_seconds:.0f}s")
+    feasible = summary.first_feasible_s
+    console.print("first feasible trial (val >= floor, within budget): "
+                  + (f"{feasible / 60:.1f} min after the search started" if feasible is not None else "none yet"))
+    if not summary.best:
         console.print("no trial completed", style="yellow")
+        raise typer.Exit(1)
+    b = summary.best
+    test = f", test {100 * b['test_acc']:.2f}% (retrained, final epoch)" if "test_acc" in b else ""
+    console.print(f"best: trial {b['trial']}, {b['params']:,} params, {b['epochs']} epochs, val "
+                  f"{100 * b['val_acc']:.2f}%{test} -> {out / 'best.yaml'}")
+    if confirm:
+        def on_epoch(stat, result):
+            console.print(f"  confirm seed {result.metrics.seed} epoch {stat.epoch:>2} {stat.seconds:.0f}s")
+
+        r = confirm_winner(out, opts, summary, confirm, on_epoch)
+        accs = ", ".join(f"seed {x['seed']}: {100 * x['test_acc']:.2f}%" for x in r["seeds"])
+        verdict = "reaches" if r["median_test_acc"] >= s.min_accuracy else "does not reach"
+        console.print(f"confirmed on all training images: test {accs}; median {100 * r['median_test_acc']:.2f}% "
+                      f"({verdict} {100 * s.min_accuracy:.2f}%) -> {out / 'confirm'}")
+
+
+class TrialReport:
+    """One line per finished trial (also into a file), and at a terminal a live bar with the
+    elapsed time and the time left."""
+
+    def __init__(self, floor: float, budget: int | None, start: float, timeout: float | None, trials: int | None):
+        self.floor, self.budget, self.start, self.timeout, self.trials = floor, budget, start, timeout, trials
+        self.best: float | None = None
+        self.trained = 0
+        self.first_feasible: float | None = None
+        self.progress = self.task = None
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        if console.is_terminal and (self.timeout or self.trials):
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                                     TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
+            self.task = self.progress.add_task(self._description(), total=self.timeout or self.trials)
+            self.progress.start()
+            if self.timeout:
+                threading.Thread(target=self._tick, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self.progress:
+            self.progress.stop()
+        return False
+
+    def _tick(self):
+        while not self._stop.wait(1.0):
+            self.progress.update(self.task, completed=min(time.perf_counter() - self.start, self.timeout))
+
+    def _description(self) -> str:
+        best = f"best val {100 * self.best:.2f}%" if self.best is not None else "no trial finished yet"
+        return f"{self.trained} trained, {best}"
+
+    def on_trial(self, study, trial):
+        a = trial.user_attrs
+        status = a.get("status", trial.state.name.lower())
+        val = a.get("val_acc")
+        elapsed = time.perf_counter() - self.start
+        if status == "complete":
+            self.best = val if self.best is None else max(self.best, val)
+            if val >= self.floor and (self.budget is None or a.get("params", 0) <= self.budget) and self.first_feasible is None:
+                self.first_feasible = elapsed
+        if status in ("complete", "pruned"):
+            self.trained += 1
+        acc = f"val {100 * val:.2f}%" if val is not None else ""
+        fill = f"fill {a['fill']:.2f}" if a.get("fill") is not None else ""
+        extra = a.get("reason", "") if status in ("over_budget", "invalid", "failed") or trial.state.name == "FAIL" \
+            else f"{a.get('seconds', 0):.0f}s"
+        line = (f"  [{elapsed / 60:5.1f} min] trial {trial.number:>3} rung {a.get('rung', 0)} ({a.get('epochs', '?')} ep) "
+                f"{status:<11} params {a.get('params') or 0:>6,} {fill:<9} {acc:<12} {extra}"
+                + (f"  best {100 * self.best:.2f}%" if self.best is not None else "")
+                + ("  FEASIBLE" if self.first_feasible == elapsed else ""))
+        (self.progress.console if self.progress else console).print(line, markup=False, highlight=False)
+        if self.progress:
+            self.progress.update(self.task, description=self._description(),
+                                 **({} if self.timeout else {"completed": self.trained}))
 
 
 def register(app: typer.Typer) -> None:
