@@ -130,10 +130,12 @@ def _params(v, widths, epochs=1) -> int:
 
 
 def fits_at_all(v: Mapping[str, Any], budget: int) -> dict:
-    """The structure with as few convs dropped as needed for its narrowest form to fit the
-    budget (last stage first). Raises SpecError when even one conv per stage does not fit."""
+    """The structure, shrunk just enough for its narrowest form to fit the budget: convs dropped
+    (the largest stage, last first), then a stage, then the cheaper choice of each categorical
+    (no transitions, a 3x3 stem, separable convs). Raises SpecError when nothing fits."""
     v = dict(v)
     narrowest = {k: MIN_WIDTH for k in base_widths(v)}
+    cheaper = [("transition", "none"), ("stem_k", 3), ("separable", True)]
     while _params(v, narrowest) > budget:
         counts = [v["convs1"], v["convs2"], v["convs3"]][: v["stages"]]
         if max(counts) > 1:
@@ -141,6 +143,9 @@ def fits_at_all(v: Mapping[str, Any], budget: int) -> dict:
             v[f"convs{s}"] -= 1
         elif v["stages"] > 2:
             v["stages"] -= 1
+        elif cheaper:
+            key, value = cheaper.pop(0)
+            v[key] = value
         else:
             raise SpecError("general", [Issue(("budget",), f"the structure's narrowest form has "
                                               f"{_params(v, narrowest):,} params > budget {budget:,}")])

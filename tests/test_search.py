@@ -13,15 +13,15 @@ from budgetnet.errors import SpecError
 from budgetnet.searchdef import load_search, pick_search, search_names
 
 runner = CliRunner()
-SMOKE = ["--epochs", "1", "--subset", "1000", "--seed", "3"]
+SMOKE = ["--epochs", "1", "--subset", "1000", "--seed", "3", "--workers", "1"]
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("search")
-    first = runner.invoke(app, ["search", "--max-params", "5000", "--trials", "3", "--out", str(out), *SMOKE])
+    first = runner.invoke(app, ["search", "under7k", "--max-params", "5000", "--trials", "3", "--out", str(out), *SMOKE])
     assert first.exit_code == 0, first.output
-    second = runner.invoke(app, ["search", "--max-params", "5000", "--trials", "5", "--out", str(out), *SMOKE])
+    second = runner.invoke(app, ["search", "under7k", "--max-params", "5000", "--trials", "5", "--out", str(out), *SMOKE])
     assert second.exit_code == 0, second.output
     return out
 
@@ -76,8 +76,8 @@ def test_shipped_searches_are_valid_and_references_fit(name):
         assert budgetnet.count_params(s.spec(ref)) <= s.budget.max_params
 
 
-def test_pick_search_by_budget():
-    assert pick_search(7000) == "under7k" and pick_search(8000) == "under8k" and pick_search(3000) == "under4k"
+def test_the_default_search_is_the_general_family_for_any_budget():
+    assert {pick_search(n) for n in (None, 1_000, 7_000, 100_000)} == {"general"}
 
 
 def test_bad_search_file_is_located(write_yaml):

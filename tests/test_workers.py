@@ -33,7 +33,8 @@ def pg_url():
 def _worker(storage: str, study: str, out, trials: int, epochs: int, subset: int, heartbeat: int = 5):
     cmd = [sys.executable, "-m", "budgetnet", "search", "under7k", "--max-params", "7000", "--storage", storage,
            "--study-name", study, "--trials", str(trials), "--epochs", str(epochs), "--subset", str(subset),
-           "--out", str(out), "--no-retrain", "--heartbeat", str(heartbeat)]
+           "--out", str(out), "--no-retrain", "--heartbeat", str(heartbeat), "--workers", "1",
+           "--pruner", "quartile"]  # whole 4-epoch trials: the test kills one mid-way
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True)

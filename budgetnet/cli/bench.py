@@ -1,6 +1,7 @@
 """`budgetnet bench ...`: speed figures as ratios against a baseline measured in the same run."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional
 
 import typer
@@ -87,3 +88,62 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
     verdict = "reached" if r["reached"] else "not reached"
     console.print(f"median: {r['median_seconds']:.1f} s (limit {limit:.0f} s), test {100 * r['median_test_acc']:.2f}% "
                   f"(target {100 * accuracy:.2f}%): {verdict}")
+
+
+@app.command()
+def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, lean7k, general-quartile, default-1worker."),
+           max_params: int = typer.Option(6999, min=1, help="Budget for every setup (inclusive)."),
+           timeout: float = typer.Option(1800, min=1, help="Seconds each setup may start trials for."),
+           warm_start: bool = typer.Option(False, help="Let the setups run their warm-start references (off: searches from nothing)."),
+           out: Path = typer.Option(Path("runs/bench-search"), help="One folder per setup (study, bench.json); existing setups are analysed, not rerun."),
+           seed: int = typer.Option(0, help="Sampler seed of every setup."),
+           subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N images (smoke runs)."),
+           epochs: Optional[int] = typer.Option(None, min=1, help="Top rung / trial epochs (smoke runs)."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON: a list, one object per setup.")):
+    """Search power: each setup searches the same budget for the same wall time; reports the time
+    to the first feasible trial (val >= floor, within budget), the best validation accuracy at
+    10, 20, 30 and 60 minutes, and trials per hour. An absolute figure: run it on a quiet machine."""
+    from budgetnet.benchsearch import SETUPS, bench_search
+
+    unknown = [s for s in setups if s not in SETUPS]
+    if unknown:
+        console.print(f"error: unknown setup {unknown[0]!r}; choose from {', '.join(SETUPS)}", style="red", markup=False)
+        raise typer.Exit(2)
+
+    def on_trial(study, trial):
+        if not as_json:
+            a = trial.user_attrs
+            val = f"val {100 * a['val_acc']:.2f}%" if a.get("val_acc") is not None else a.get("status", "")
+            console.print(f"  {study.study_name} trial {trial.number} rung {a.get('rung', 0)} {val}", markup=False)
+
+    rows = bench_search(setups, out, max_params, timeout, warm_start, seed, subset, epochs, on_trial)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        first = f"{r['first_feasible_s'] / 60:.1f} min" if r["first_feasible_s"] is not None else "none"
+        at = ", ".join(f"{m} min {100 * v:.2f}%" if v is not None else f"{m} min -" for m, v in r["best_val_at_min"].items())
+        console.print(f"{r['search']}: {r['workers']} worker(s) x {r['threads_per_worker']} thread(s), {r['pruner']}; "
+                      f"first feasible {first}; best val at {at}; {r['trials_per_hour']:.0f} trials/h", markup=False)
+
+
+@app.command()
+def workers(spec: str = typer.Option("best_lean7k", help="Spec trained by every job."),
+            jobs: int = typer.Option(4, min=1, help="Trainings (trials) to do each way."),
+            epochs: int = typer.Option(2, min=1, help="Epochs per job (a first rung)."),
+            subset: Optional[int] = typer.Option(None, min=1, help="Training images per job (default: all 55,000)."),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON (key `ratio`).")):
+    """Trials per hour: one worker per core (one thread each) against one worker with every thread,
+    the same jobs both ways, in the same run."""
+    from budgetnet.benchsearch import bench_workers
+
+    r = bench_workers(spec, jobs, epochs, subset)
+    if as_json:
+        print_json(r)
+        return
+    console.print(f"{r['spec']}: {r['jobs']} jobs of {r['epochs']} epochs on {r['cores']} cores", markup=False)
+    console.print(f"  1 worker x {r['cores']} threads   {r['one_worker_all_threads_s']:7.1f} s  "
+                  f"{r['one_worker_trials_per_hour']:7.1f} trials/h")
+    console.print(f"  {r['cores']} workers x 1 thread    {r['worker_per_core_s']:7.1f} s  "
+                  f"{r['worker_per_core_trials_per_hour']:7.1f} trials/h")
+    console.print(f"  ratio {r['ratio']:.2f}x (worker per core vs one worker)")

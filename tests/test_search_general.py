@@ -1,0 +1,154 @@
+"""The default search: the general family filled to the budget, successive halving over whole
+schedules, warm start, --confirm, a clean Ctrl-C and a resume that reruns the interrupted trial."""
+import json
+import os
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import budgetnet
+from budgetnet.cli import app
+from budgetnet.searchdef import SEARCH_DIR
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--max-params", "3000", "--epochs", "3", "--subset", "600", "--workers", "1", "--threads", "1", "--seed", "5"]
+
+
+def _study(out, name="general-3000"):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
+
+
+@pytest.fixture(scope="module")
+def general(tmp_path_factory):
+    out = tmp_path_factory.mktemp("general")
+    result = runner.invoke(app, ["search", "--trials", "7", "--no-warm-start", "--confirm", "2", "--out", str(out), *TINY])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_trained_trials_fill_the_budget_and_never_exceed_it(general):
+    out, _ = general
+    trained = [t for t in _study(out).trials if t.user_attrs.get("status") == "complete"]
+    assert len(trained) == 7
+    for t in trained:
+        assert 0.85 * 3000 <= t.user_attrs["params"] <= 3000
+        assert t.user_attrs["fill"] == pytest.approx(t.user_attrs["params"] / 3000, abs=1e-4)
+        assert budgetnet.count_params(budgetnet.load_spec(out / "best.yaml")) <= 3000
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert {"rung", "fill", "arch", "candidate"} <= set(board.columns) and board["fill"].notna().all()
+
+
+def test_rungs_promote_the_same_candidate_with_its_seed_to_a_longer_whole_schedule(general):
+    out, _ = general
+    trials = _study(out).trials
+    assert _study(out).user_attrs["rungs"] == [1, 3]
+    by_number = {t.number: t for t in trials}
+    promoted = [t for t in trials if t.user_attrs["rung"] == 1]
+    assert promoted, "7 trials on rungs [1, 3] must promote at least one candidate"
+    for t in promoted:
+        parent = by_number[t.user_attrs["candidate"]]
+        assert parent.user_attrs["rung"] == 0 and parent.params == t.params
+        assert parent.user_attrs["seed"] == t.user_attrs["seed"] and t.user_attrs["epochs"] == 3
+        assert parent.user_attrs["epochs"] == 1
+        rung0 = sorted((x.user_attrs["val_acc"] for x in trials if x.user_attrs["rung"] == 0
+                        and x.datetime_complete < t.datetime_start), reverse=True)
+        assert parent.user_attrs["val_acc"] >= rung0[len(rung0) // 3 - 1]  # in the top third when promoted
+    assert not any(t.user_attrs.get("warm_start") for t in trials)  # --no-warm-start
+
+
+def test_outputs_say_when_the_first_feasible_trial_came_and_confirm_the_winner(general):
+    out, output = general
+    for name in ("history.png", "leaderboard.md", "best.yaml", "summary.json", "confirm/confirm.json"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert "first_feasible_s" in summary and summary["rungs"] == [1, 3]
+    confirm = summary["confirm"]
+    assert len(confirm["seeds"]) == 2 and summary["best"]["seed"] not in confirm["seeds"]
+    assert confirm["median_test_acc"] == pytest.approx(sum(confirm["test_acc"]) / 2)
+    assert "first feasible trial" in output and "confirmed on all training images" in output
+    assert output.count(" rung ") >= 7  # a line per finished trial, with its rung, params, fill
+
+
+def test_warm_start_runs_the_shipped_winner_scaled_into_the_budget_first(tmp_path):
+    result = runner.invoke(app, ["search", "--trials", "1", "--no-retrain", "--out", str(tmp_path), *TINY])
+    assert result.exit_code == 0, result.output
+    first = _study(tmp_path).trials[0]
+    assert first.user_attrs["warm_start"] and first.params["stages"] == 2 and first.params["convs2"] == 3
+    assert first.user_attrs["params"] <= 3000 and first.user_attrs["arch"].count("|") == 2
+
+
+def test_a_budget_below_the_smallest_model_is_refused_at_once(tmp_path):
+    result = runner.invoke(app, ["search", "--max-params", "100", "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2
+    assert "below the smallest model" in result.output and "144 params" in result.output
+    assert not (tmp_path / "s").exists()
+
+
+def test_bad_rungs_are_refused(tmp_path):
+    result = runner.invoke(app, ["search", "--rungs", "5,2", "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "increasing" in result.output
+
+
+def test_ctrl_c_prints_one_line_and_the_resume_reruns_the_interrupted_trial(tmp_path, monkeypatch):
+    import budgetnet.search as search_module
+
+    real_train = search_module.train
+    calls = {"n": 0}
+
+    def interrupted_second_trial(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(search_module, "train", interrupted_second_trial)
+    args = ["search", "--trials", "3", "--no-retrain", "--out", str(tmp_path), *TINY]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 130, first.output
+    assert "Traceback" not in first.output
+    assert len([line for line in first.output.splitlines() if "interrupted" in line]) == 1
+    hit = [t for t in _study(tmp_path).trials if t.user_attrs.get("status") == "interrupted"]
+    assert len(hit) == 1
+
+    monkeypatch.setattr(search_module, "train", real_train)
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0, second.output
+    trials = _study(tmp_path).trials
+    rerun = [t for t in trials if t.user_attrs.get("retry_of") == hit[0].number]
+    assert len(rerun) == 1 and rerun[0].user_attrs["status"] == "complete"
+    assert rerun[0].params == hit[0].params
+    for key in ("seed", "rung", "candidate"):
+        assert rerun[0].user_attrs[key] == hit[0].user_attrs[key]
+
+
+def test_search_definitions_have_one_home():
+    """The shipped definitions live in the package; the top-level folder is a link to it."""
+    top = ROOT / "searches"
+    if top.exists() or top.is_symlink():
+        assert top.is_symlink() and top.resolve() == SEARCH_DIR.resolve()
+    assert (SEARCH_DIR / "general.yaml").is_file()
+
+
+def test_no_import_circle_between_spec_and_compile():
+    spec_source = (ROOT / "budgetnet" / "spec.py").read_text()
+    assert "budgetnet.compile" not in spec_source
+
+
+def test_bench_search_reports_every_setup(tmp_path):
+    result = runner.invoke(app, ["bench", "search", "--setup", "default", "--max-params", "3000", "--timeout", "5",
+                                 "--subset", "300", "--epochs", "1", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output[result.output.index("["):])
+    assert [r["search"] for r in rows] == ["default"]
+    r = rows[0]
+    for key in ("first_feasible_s", "best_val_at_min", "trials_per_hour", "workers"):
+        assert key in r
+    assert r["trained_trials"] >= 1 and set(r["best_val_at_min"]) == {"10", "20", "30", "60"}
+    assert r["workers"] == (os.cpu_count() or 1)
+    again = runner.invoke(app, ["bench", "search", "--setup", "default", "--max-params", "3000", "--out", str(tmp_path),
+                                "--json"])
+    assert json.loads(again.output[again.output.index("["):])[0]["ran_now"] is False  # analysed, not rerun

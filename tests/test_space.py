@@ -1,0 +1,111 @@
+"""The general family: every sample of its space is a valid spec filled into [0.85 N, N], for
+budgets from 1,000 to 100,000; the count is exact; rungs promote the top third."""
+import random
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+import budgetnet
+from budgetnet import space
+from budgetnet.rungs import next_promotion, parse_rungs, rung_epochs
+from budgetnet.searchdef import load_search
+
+
+def random_values(search, rnd: random.Random) -> dict:
+    values = {}
+    for name, d in search.space.items():
+        if d.int is not None:
+            values[name] = rnd.randint(*d.int)
+        elif d.float is not None or d.log is not None:
+            values[name] = rnd.uniform(*(d.float or d.log))
+        else:
+            values[name] = rnd.choice(list(d.categorical))
+    return values
+
+
+@pytest.mark.parametrize("budget", [1_000, 3_000, 7_000, 20_000, 100_000])
+def test_every_sample_is_valid_and_filled_to_the_budget(budget):
+    search = load_search("general").with_budget(max_params=budget)
+    rnd = random.Random(budget)
+    fills = []
+    for _ in range(40):
+        cand = search.candidate(random_values(search, rnd), epochs=2)
+        params = budgetnet.count_params(cand.spec)
+        assert space.MIN_FILL * budget <= params <= budget, (cand.arch, params)
+        assert cand.fill == params / budget and cand.spec.train.epochs == 2
+        fills.append(cand.fill)
+    assert min(fills) >= space.MIN_FILL
+
+
+@pytest.mark.parametrize("budget", [1_000, 7_000])
+def test_the_analytic_count_is_the_built_count(budget):
+    search = load_search("general").with_budget(max_params=budget)
+    rnd = random.Random(7)
+    for _ in range(5):
+        cand = search.candidate(random_values(search, rnd))
+        model = budgetnet.build(cand.spec)
+        assert model.num_params() == budgetnet.count_params(cand.spec)
+
+
+def test_the_shipped_winner_is_a_point_of_the_family():
+    """best_lean7k's structure and recipe, filled to its own budget: the same layout and recipe."""
+    search = load_search("general")
+    cand = search.candidate(search.reference[0])
+    assert cand.arch == "7-19 | pool t9 | 15-15-15" and 6_840 <= budgetnet.count_params(cand.spec) <= 6_999
+    lean = budgetnet.load_spec("best_lean7k")
+    assert [r.op for r in cand.spec.layers] == [r.op for r in lean.layers]
+    assert cand.spec.train.scheduler.name == "onecycle" and cand.spec.train.batch_size == 64
+
+
+def test_smallest_model_fits_exactly_its_own_budget():
+    search = load_search("general")
+    smallest = search.smallest_params()
+    assert 100 < smallest < 1_000
+    tiny = search.with_budget(max_params=smallest)
+    rnd = random.Random(0)
+    for _ in range(10):  # every structure shrinks to fit (convs dropped, last stage first)
+        assert budgetnet.count_params(tiny.candidate(random_values(tiny, rnd)).spec) <= smallest
+
+
+def test_rung_epochs_are_geometric_and_end_at_the_budget():
+    assert rung_epochs(15) == [2, 5, 15]
+    assert rung_epochs(3) == [1, 3] and rung_epochs(1) == [1]
+    assert parse_rungs("3,15", 15) == [3, 15]
+    for bad in ("5,3", "0,3", "2,20", "a"):
+        with pytest.raises(ValueError):
+            parse_rungs(bad, 15)
+
+
+def _trial(number, rung, val, candidate=None, status="complete"):
+    t = create_trial(state=TrialState.COMPLETE, value=val, params={"x": float(number)},
+                     distributions={"x": FloatDistribution(0, 1000)},
+                     user_attrs={"rung": rung, "candidate": number if candidate is None else candidate,
+                                 "seed": 100 + number, "val_acc": val, "status": status, "params": 1000})
+    t.number = number
+    return t
+
+
+def test_promotion_takes_the_top_third_highest_rung_first():
+    rungs = [2, 5, 15]
+    r0 = [_trial(i, 0, v) for i, v in enumerate([0.90, 0.95, 0.93])]
+    assert next_promotion(r0[:2], rungs) is None  # fewer than eta finished: nobody is in a top third yet
+    p = next_promotion(r0, rungs)
+    assert (p.candidate, p.rung, p.seed, p.params) == (1, 1, 101, {"x": 1.0})
+    promoted = r0 + [_trial(3, 1, 0.97, candidate=1)]
+    assert next_promotion(promoted, rungs) is None  # candidate 1 already has its rung-1 trial
+    six = promoted + [_trial(i, 0, v) for i, v in zip(range(4, 7), [0.96, 0.80, 0.81])]
+    assert next_promotion(six, rungs).candidate == 4  # the top two of six: 1 (done) and 4
+    three_r1 = six + [_trial(7, 1, 0.99, candidate=4), _trial(8, 1, 0.90, candidate=0)]
+    p = next_promotion(three_r1, rungs)
+    assert (p.rung, p.candidate) == (2, 4)  # a finishing candidate goes before a new rung-1 one
+
+
+def test_promotions_survive_the_study(tmp_path):
+    """Promotion state is nothing but the study: a fresh process sees the same next promotion."""
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 's.db'}", study_name="s", direction="maximize")
+    for t in [_trial(i, 0, v) for i, v in enumerate([0.9, 0.95, 0.93])]:
+        study.add_trial(t)
+    again = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert next_promotion(again.get_trials(), [2, 5, 15]).candidate == 1
