@@ -29,6 +29,7 @@ SETUPS = {
     "lean7k": ("lean7k", {"pruner": "quartile", "workers": 1, "threads": CORES, "warm_start": True}),
     "general-quartile": ("general", {"pruner": "quartile", "workers": CORES, "threads": 1}),
     "default-1worker": ("general", {"pruner": "rungs", "workers": 1, "threads": CORES}),
+    "three-rungs": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "rungs": (3, 7, 15)}),
 }
 
 

@@ -24,7 +24,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            workers: Optional[int] = typer.Option(None, min=1, help="Worker processes on this machine, sharing the storage. Default: one per core."),
            threads: Optional[int] = typer.Option(None, min=1, help="Torch threads per worker. Default: cores // workers."),
            epochs: Optional[int] = typer.Option(None, min=1, help="Override the top rung's epochs (smoke runs)."),
-           rungs: Optional[str] = typer.Option(None, help="Epochs of each successive-halving rung, e.g. 2,5,15 (default: budget/9, budget/3, budget)."),
+           rungs: Optional[str] = typer.Option(None, help="Epochs of each successive-halving rung, e.g. 3,7,15 (default: a fifth of the epoch budget, then all of it: 3,15)."),
            warm_start: bool = typer.Option(True, help="Run the definition's references (shipped winners scaled into the budget) first; --no-warm-start searches from nothing."),
            confirm: int = typer.Option(0, min=0, help="Retrain the winner with K fresh seeds on all 60,000 training images and report the median test accuracy (OUT/confirm/)."),
            subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
