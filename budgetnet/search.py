@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -46,6 +46,7 @@ class SearchOptions:
     rungs: tuple[int, ...] | None = None  # rung epochs; default budgetnet.rungs.rung_epochs(max epochs)
     warm_start: bool = True          # run the definition's reference configs first
     threads: int | None = None       # torch threads per worker; default cores // workers
+    worker: int = 0                  # index of this worker process (its sampler's seed is seed + 1000 * worker)
     data_dir: str | None = None
     heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
 
@@ -180,7 +181,9 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
     together would race to create Optuna's schema and to enqueue the references."""
     from budgetnet.storage import SlotLock, make_storage
 
-    sampler = optuna.samplers.TPESampler(seed=opts.seed, n_startup_trials=5, multivariate=True)
+    # each worker its own random stream: with one seed, workers started together sample the same
+    # points (seen: two workers trained identical candidates side by side)
+    sampler = optuna.samplers.TPESampler(seed=opts.seed + 1000 * opts.worker, n_startup_trials=5, multivariate=True)
     directions = ["maximize", "minimize"] if opts.objective == "pareto" else ["maximize"]
     name = study_name(search, opts)
     lock = SlotLock(opts.storage_url(), name)
@@ -339,7 +342,8 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
         threads = opts.threads or max(1, (os.cpu_count() or 1) // opts.workers)
-        procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), opts, threads)) for _ in range(opts.workers)]
+        procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), replace(opts, worker=i), threads))
+                 for i in range(opts.workers)]
         for p in procs:
             p.start()
         _watch(open_study(search, opts), procs, on_trial)

@@ -152,3 +152,17 @@ def test_bench_search_reports_every_setup(tmp_path):
     again = runner.invoke(app, ["bench", "search", "--setup", "default", "--max-params", "3000", "--out", str(tmp_path),
                                 "--json"])
     assert json.loads(again.output[again.output.index("["):])[0]["ran_now"] is False  # analysed, not rerun
+
+
+def test_parallel_workers_sample_different_candidates(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "w"
+    result = subprocess.run([sys.executable, "-m", "budgetnet", "search", "--max-params", "2000", "--workers", "2",
+                             "--threads", "1", "--trials", "4", "--epochs", "1", "--subset", "300", "--no-warm-start",
+                             "--no-retrain", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = _study(out, "general-2000").trials
+    rung0 = [tuple(sorted(t.params.items())) for t in trials if t.user_attrs.get("rung") == 0]
+    assert len(rung0) >= 2 and len(set(rung0)) == len(rung0)

@@ -28,7 +28,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            warm_start: bool = typer.Option(True, help="Run the definition's references (shipped winners scaled into the budget) first; --no-warm-start searches from nothing."),
            confirm: int = typer.Option(0, min=0, help="Retrain the winner with K fresh seeds on all 60,000 training images and report the median test accuracy (OUT/confirm/)."),
            subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
-           seed: int = typer.Option(0, help="Sampler seed; a sampled candidate trains with seed+trial number at every rung."),
+           seed: int = typer.Option(0, help="Sampler seed (worker i of this command samples with seed + 1000 i; give each command sharing a study its own). A candidate trains with seed + its trial number at every rung."),
            out: Path = typer.Option(Path("runs/search"), help="Output directory (study, leaderboard, best.yaml, plots)."),
            objective: str = typer.Option("accuracy", help="accuracy (best validation accuracy) or pareto (accuracy vs params)."),
            pruner: str = typer.Option("rungs", help="rungs (successive halving over whole schedules), quartile (bottom 25% at its epoch, after two thirds of the epochs), median, hyperband or none."),
