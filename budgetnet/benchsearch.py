@@ -17,6 +17,7 @@ import optuna
 from budgetnet import atomic
 from budgetnet.search import SearchOptions, run_search
 from budgetnet.searchdef import load_search
+from budgetnet.searchreport import finalize
 from budgetnet.timeline import timeline
 
 MINUTES = (10, 20, 30, 60)
@@ -48,13 +49,14 @@ def bench_setup(name: str, out: Path, max_params: int, timeout: float, warm_star
     search_name, overrides = SETUPS[name]
     search = load_search(search_name).with_budget(max_params=max_params)
     out = out / name
+    opts = SearchOptions(out=out, trials=None, timeout=timeout, seed=seed, subset=subset, epochs=epochs,
+                         **{"warm_start": warm_start, **overrides})
     study = _study_in(out)
     ran = study is None
     if ran:
-        opts = SearchOptions(out=out, trials=None, timeout=timeout, seed=seed, subset=subset, epochs=epochs,
-                             **{"warm_start": warm_start, **overrides})
         study = run_search(search, opts, on_trial)
     tl = timeline(study, search.min_accuracy, max_params)
+    finalize(study, search, opts, tl.wall_seconds, retrain=False)  # leaderboard, best.yaml, history.png
     result = {"search": name, "definition": search_name, "budget": max_params, "floor": search.min_accuracy,
               "workers": overrides["workers"], "threads_per_worker": overrides["threads"],
               "pruner": overrides["pruner"], "rungs": study.user_attrs.get("rungs"),

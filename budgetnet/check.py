@@ -8,6 +8,8 @@ measured by evaluating the checkpoint on the test set.
 from __future__ import annotations
 
 import glob
+
+import torch
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -15,7 +17,8 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from budgetnet.compile import summarize
-from budgetnet.errors import BudgetnetError, RulesError, SpecError
+from budgetnet.errors import BudgetnetError, CheckpointError, RulesError, SpecError
+from budgetnet.inputs import Facts
 from budgetnet.ops import OPS
 from budgetnet.spec import Spec, load_spec, parse_yaml
 
@@ -85,6 +88,11 @@ class FileResult:
     name: str | None = None
     verdicts: list[Verdict] = field(default_factory=list)
     error: str | None = None
+    input: str | None = None                                  # the input as given (re-checked from a record)
+    kind: str | None = None                                   # spec | class | checkpoint | state_dict | safetensors
+    rules: Rules | None = None                                # the effective rules
+    rule_origin: dict[str, str] = field(default_factory=dict)  # rule -> spec budget | rules file | flags
+    files: list[str] = field(default_factory=list)            # every file the verdicts depend on
 
     @property
     def ok(self) -> bool:
@@ -98,10 +106,29 @@ class FileResult:
         return {"source": self.source, "name": self.name, "status": self.status, "ok": self.ok,
                 "error": self.error, "verdicts": [{**asdict(v), "ok": v.ok} for v in self.verdicts]}
 
+    @property
+    def error_lines(self) -> list[str]:
+        """The error, at most MAX_ERROR_LINES lines of at most MAX_LINE characters."""
+        lines = [shorten(line) for line in (self.error or "").splitlines()]
+        if len(lines) > MAX_ERROR_LINES:
+            lines = lines[:MAX_ERROR_LINES] + [f"... and {len(lines) - MAX_ERROR_LINES} more"]
+        return lines
 
-def _upper(rule: str, actual: int, limit: int | None, unit: str = "") -> Verdict | None:
+
+MAX_ERROR_LINES = 10
+MAX_LINE = 200
+
+
+def shorten(line: str) -> str:
+    line = " ".join(line.split())  # one line, whatever the value held
+    return line if len(line) <= MAX_LINE else line[: MAX_LINE - 3] + "..."
+
+
+def _upper(rule: str, actual: int | None, limit: int | None, unit: str = "", kind: str = "") -> Verdict | None:
     if limit is None:
         return None
+    if actual is None:
+        return _unknown(rule, f"<= {limit:,}", kind)
     if actual <= limit:
         return Verdict(rule, f"<= {limit:,}", f"{actual:,}", "pass",
                        f"{actual:,} <= {limit:,}{unit} ({limit - actual:,} to spare)")
@@ -109,55 +136,122 @@ def _upper(rule: str, actual: int, limit: int | None, unit: str = "") -> Verdict
                    f"{actual:,} > {limit:,}{unit}: over by {actual - limit:,}")
 
 
+def _unknown(rule: str, limit: str, kind: str) -> Verdict:
+    return Verdict(rule, limit, "n/a", "skipped", f"{rule} not verified: unknown for a {kind} input")
+
+
 def evaluate_rules(spec: Spec, rules: Rules, weights: str | Path | None = None,
                    data_dir: str | None = None) -> list[Verdict]:
-    s = summarize(spec)
-    ops = {r.op for r in s.rows}
+    from budgetnet.inputs import spec_facts
+    return evaluate_facts(spec_facts(spec), rules, weights, data_dir)
+
+
+def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, data_dir: str | None = None) -> list[Verdict]:
     out = [
-        _upper("max_params", s.params, rules.max_params, " params"),
-        _upper("max_macs", s.macs, rules.max_macs, " MACs"),
-        _upper("max_epochs", spec.train.epochs, rules.max_epochs, " epochs"),
-        _upper("max_fc_params", sum(r.params for r in s.rows if r.op == "linear"), rules.max_fc_params, " FC params"),
+        _upper("max_params", f.params, rules.max_params, " params", f.kind),
+        _upper("max_macs", f.macs, rules.max_macs, " MACs", f.kind),
+        _upper("max_epochs", f.epochs, rules.max_epochs, " epochs", f.kind),
+        _upper("max_fc_params", f.fc_params, rules.max_fc_params, " FC params", f.kind),
     ]
     for op in rules.require_ops:
-        out.append(Verdict(f"require {op}", "present", "present" if op in ops else "absent",
-                           "pass" if op in ops else "fail", f"{op} {'is' if op in ops else 'is not'} used"))
+        if f.ops is None:
+            out.append(_unknown(f"require {op}", "present", f.kind))
+            continue
+        out.append(Verdict(f"require {op}", "present", "present" if op in f.ops else "absent",
+                           "pass" if op in f.ops else "fail", f"{op} {'is' if op in f.ops else 'is not'} used"))
     for op in rules.forbid_ops:
-        n = sum(r.op == op for r in s.rows)
+        if f.ops is None:
+            out.append(_unknown(f"forbid {op}", "absent", f.kind))
+            continue
+        n = sum(r.op == op for r in summarize(f.spec).rows)
         out.append(Verdict(f"forbid {op}", "absent", f"{n} used" if n else "absent", "fail" if n else "pass",
                            f"{op} used {n} time(s)" if n else f"{op} is not used"))
     if rules.min_rf is not None:
-        ok = s.rf >= rules.min_rf
-        out.append(Verdict("min_rf", f">= {rules.min_rf}", str(s.rf), "pass" if ok else "fail",
-                           f"receptive field {s.rf} {'>=' if ok else '<'} {rules.min_rf}"))
+        if f.rf is None:
+            out.append(_unknown("min_rf", f">= {rules.min_rf}", f"{f.kind} (not a plain conv/pool stack)"
+                                if f.kind == "class" else f.kind))
+        else:
+            ok = f.rf >= rules.min_rf
+            out.append(Verdict("min_rf", f">= {rules.min_rf}", str(f.rf), "pass" if ok else "fail",
+                               f"receptive field {f.rf} {'>=' if ok else '<'} {rules.min_rf}"))
     if rules.min_accuracy is not None:
-        out.append(_accuracy(spec, rules.min_accuracy, weights, data_dir))
+        out.append(_accuracy(f, rules.min_accuracy, weights, data_dir))
     return [v for v in out if v is not None]
 
 
-def _accuracy(spec: Spec, minimum: float, weights, data_dir) -> Verdict:
+def _accuracy(f: Facts, minimum: float, weights, data_dir) -> Verdict:
     limit = f">= {100 * minimum:.2f}%"
+    if weights is None and f.kind == "checkpoint":
+        weights = f.files[0]  # a checkpoint is its own weights
     if weights is None:
         return Verdict("min_accuracy", limit, "-", "skipped", "not verified: no --weights checkpoint given")
-    from budgetnet.runs import evaluate_checkpoint  # only now: evaluation needs the data
-
-    acc = evaluate_checkpoint(weights, data_dir, expected=spec).test_acc
+    if f.kind in ("spec", "checkpoint"):
+        from budgetnet.runs import evaluate_checkpoint  # only now: evaluation needs the data
+        acc = evaluate_checkpoint(weights, data_dir, expected=f.spec).test_acc
+    elif f.kind == "class":
+        acc = _class_accuracy(f.model, weights, data_dir)
+    else:
+        return Verdict("min_accuracy", limit, "-", "skipped", f"not verified: a {f.kind} file has no architecture")
     ok = acc >= minimum
     return Verdict("min_accuracy", limit, f"{100 * acc:.2f}%", "pass" if ok else "fail",
                    f"test accuracy {100 * acc:.2f}% {'>=' if ok else '<'} {100 * minimum:.2f}%")
 
 
+def _class_accuracy(model, weights, data_dir) -> float:
+    """Load `weights` (checkpoint, state_dict or safetensors) into the class and score the test set,
+    normalized as budgetnet trains (the training split's mean and std)."""
+    from budgetnet.data import load_dataset
+    from budgetnet.inputs import read_tensors
+    from budgetnet.train import accuracy
+
+    _, tensors, _ = read_tensors(weights)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{weights}: weights do not match the class: {str(e).splitlines()[0][:160]}") from None
+    data = load_dataset(data_dir)
+    with torch.no_grad():
+        return accuracy(model, data.test, data.mean, data.std)
+
+
+def effective_rules(facts: Facts, rules: Rules | None, flags: Rules) -> tuple[Rules, dict[str, str]]:
+    """Merge the spec's own budget (spec and checkpoint inputs), the rules file and the flags, in
+    increasing priority; also say where each rule came from."""
+    layers = []
+    if facts.spec is not None:
+        layers.append((rules_from(facts.spec.budget.model_dump(exclude_none=True), f"{facts.spec.origin}:budget"),
+                       "spec budget"))
+    layers += [(rules or Rules(), "rules file"), (flags, "flags")]
+    merged, origin = Rules(), {}
+    for layer, where in layers:
+        merged = merged.merged(layer)
+        origin.update({k: where for k in layer.model_dump(exclude_defaults=True)})
+    return merged, origin
+
+
 def check(x, *, weights: str | Path | None = None, rules: Rules | str | Path | None = None,
-          data_dir: str | None = None, **limits) -> FileResult:
-    """Check one spec (zoo name, path, mapping or Spec). Keyword limits (max_params=..., ...)
-    override a rules file, which overrides the spec's own `budget:`. Invalid input raises."""
-    spec = load_spec(x)
+          data_dir: str | None = None, input_shape: tuple[int, ...] = (1, 28, 28), kwargs: dict | None = None,
+          **limits) -> FileResult:
+    """Check one input: a spec (zoo name, path, mapping or Spec), `file.py:Class`, or a weights
+    file (.pt / .pth / .safetensors). Keyword limits (max_params=..., ...) override a rules file,
+    which overrides a spec's own `budget:`. Invalid input raises."""
+    from budgetnet.inputs import class_facts, is_class_ref, is_weights, spec_facts, weights_facts
+
+    if isinstance(x, str) and is_class_ref(x):
+        facts = class_facts(x, input_shape, kwargs)
+    elif isinstance(x, (str, Path)) and is_weights(str(x)):
+        facts = weights_facts(str(x))
+    else:
+        facts = spec_facts(load_spec(x))
     if isinstance(rules, (str, Path)):
         rules = load_rules(rules)
     flags = rules_from({k: v for k, v in limits.items() if v not in (None, ())}, "arguments")
-    effective = rules_from(spec.budget.model_dump(exclude_none=True), f"{spec.origin}:budget")
-    effective = effective.merged(rules or Rules()).merged(flags)
-    return FileResult(spec.origin, spec.name, evaluate_rules(spec, effective, weights, data_dir))
+    effective, origin = effective_rules(facts, rules, flags)
+    source = facts.spec.origin if facts.kind == "spec" else str(x)
+    result = FileResult(source, facts.name, evaluate_facts(facts, effective, weights, data_dir))
+    result.input, result.kind, result.rules, result.rule_origin = str(x), facts.kind, effective, origin
+    result.files = facts.files + ([str(weights)] if weights is not None else [])
+    return result
 
 
 def expand_inputs(items: list[str]) -> list[str]:

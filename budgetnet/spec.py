@@ -138,11 +138,11 @@ def read_raw(x: Union[str, Path, Mapping]) -> tuple[str, dict]:
     # a bare name is a zoo model unless a file of that name exists (a directory does not count:
     # `budgetnet train mnistnet3 --out mnistnet3` must find the zoo model the second time too)
     if bare_name and not path.is_file():
-        return f"zoo:{x}", _read_yaml(_zoo_path(x), x)
+        return f"zoo:{x}", _read_yaml(zoo_path(x), x)
     return str(x), _read_yaml(path, str(x))
 
 
-def _zoo_path(name: str) -> Path:
+def zoo_path(name: str) -> Path:
     path = ZOO_DIR / f"{name}.yaml"
     if not path.is_file():
         close = difflib.get_close_matches(name, zoo_names(), n=3)

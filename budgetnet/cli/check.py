@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from budgetnet.check import check_many, exit_code, load_rules
 from budgetnet.cli.common import console, print_json
@@ -13,7 +14,10 @@ from budgetnet.cli.common import console, print_json
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow"}
 
 
-def check(specs: List[str] = typer.Argument(..., help="Spec files, directories, globs or zoo names."),
+FORMATS = ("text", "json", "junit", "github")
+
+
+def check(specs: List[str] = typer.Argument(None, help="Spec files, directories, globs, zoo names, path/net.py:Class, or weights (.pt, .pth, .safetensors)."),
           max_params: Optional[int] = typer.Option(None, min=1, help="Inclusive: params <= N complies."),
           max_macs: Optional[int] = typer.Option(None, min=1, help="Inclusive: MACs per image <= N complies."),
           max_epochs: Optional[int] = typer.Option(None, min=1, help="Inclusive: the recipe's epochs <= N."),
@@ -25,20 +29,54 @@ def check(specs: List[str] = typer.Argument(..., help="Spec files, directories, 
           min_rf: Optional[int] = typer.Option(None, min=1, help="Inclusive: receptive field at the classifier >= N."),
           rules: Optional[Path] = typer.Option(None, help="YAML file of rules (same names as these flags, snake_case)."),
           data_dir: Optional[Path] = typer.Option(None, help="IDX data for --min-accuracy; default: embedded MNIST."),
-          as_json: bool = typer.Option(False, "--json", help="Print one JSON object (files, rules, verdicts).")):
-    """Check specs against budget rules. Rules: the spec's own `budget:`, then --rules, then flags
-    (flags win). Every limit is inclusive. Exit 0: all comply; 1: any violates; 2: bad input
-    (unreadable or invalid spec, bad rules, checkpoint mismatch); bad input wins over violations."""
-    if weights is not None and len(specs) != 1:
-        console.print("error: --weights checks one spec; give exactly one", style="red")
+          input_shape: str = typer.Option("1,28,28", "--input", help="C,H,W of the zero image a Python class is counted on."),
+          kwargs: Optional[str] = typer.Option(None, help="JSON object of constructor arguments for a Python class."),
+          output: str = typer.Option("text", "--format", help="text, json, junit (JUnit XML) or github (workflow annotations)."),
+          as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+          record: Optional[Path] = typer.Option(None, help="Write an audit record (JSON): sha256 of every input file, effective rules and their origin, verdicts, versions, UTC time."),
+          verify_record: Optional[Path] = typer.Option(None, help="Re-check a record: the files still hash the same and the verdicts still hold.")):
+    """Check models against budget rules: specs, Python classes (path/net.py:Class) and weights
+    files. Rules: a spec's own `budget:`, then --rules, then flags (flags win). Every limit is
+    inclusive. Exit 0: all comply; 1: any violates; 2: bad input (unreadable or invalid input,
+    bad rules, weights that do not match); bad input wins over violations."""
+    from budgetnet.checkreport import github_annotations, junit_xml, verify_record as verify
+    from budgetnet.checkreport import record as make_record, write_record
+    from budgetnet.inputs import parse_input_shape, parse_kwargs
+
+    if verify_record is not None:
+        code, lines = verify(verify_record)
+        for line in lines:
+            console.print(line, markup=False)
+        console.print(f"record {verify_record}: {'verified' if code == 0 else 'does not verify'} -> exit {code}",
+                      markup=False)
+        raise typer.Exit(code)
+    output = "json" if as_json else output
+    if output not in FORMATS or not specs or (weights is not None and len(specs) != 1):
+        why = (f"--format must be one of {', '.join(FORMATS)}" if output not in FORMATS else
+               "give at least one input (or --verify-record FILE)" if not specs else
+               "--weights checks one input; give exactly one")
+        console.print(f"error: {why}", style="red", markup=False)
         raise typer.Exit(2)
+    shape, ctor = parse_input_shape(input_shape), parse_kwargs(kwargs)
     file_rules = load_rules(rules) if rules else None
     flags = dict(max_params=max_params, max_macs=max_macs, max_epochs=max_epochs, min_accuracy=min_accuracy,
                  require_ops=tuple(require_op), forbid_ops=tuple(forbid_op), max_fc_params=max_fc_params,
                  min_rf=min_rf)
-    results = check_many(specs, weights=weights, rules=file_rules, data_dir=data_dir, **flags)
+    results = check_many(specs, weights=weights, rules=file_rules, data_dir=data_dir, input_shape=shape,
+                         kwargs=ctor, **flags)
     code = exit_code(results)
-    if as_json:
+    if record is not None:
+        options = {"weights": str(weights) if weights else None, "data_dir": str(data_dir) if data_dir else None,
+                   "input_shape": list(shape), "kwargs": ctor, "rules_file": str(rules) if rules else None}
+        write_record(record, make_record(results, code, options))
+    if output == "junit":
+        print(junit_xml(results), end="")
+        raise typer.Exit(code)
+    if output == "github":
+        for line in github_annotations(results):
+            print(line)
+        raise typer.Exit(code)
+    if output == "json":
         print_json({"ok": code == 0, "exit_code": code,
                     "rules": {"file": str(rules) if rules else None,
                               "flags": {k: v for k, v in flags.items() if v not in (None, ())}},
@@ -54,21 +92,23 @@ def check(specs: List[str] = typer.Argument(..., help="Spec files, directories, 
 
 
 def _print_file(r) -> None:
+    """User text (file, rule and op names, values) goes in as Text: never read as markup or emoji."""
     if r.error:
-        for line in r.error.splitlines():
-            console.print(f"ERROR {line}", style="bold red", markup=False, soft_wrap=True)
+        for line in r.error_lines:
+            console.print(f"ERROR {line}", style="bold red", markup=False, emoji=False, soft_wrap=True)
         return
-    table = Table(title=f"{r.source} ({r.name})", title_justify="left")
+    table = Table(title=Text(f"{r.source} ({r.name}, {r.kind})"), title_justify="left")
     for col in ("rule", "limit", "actual", "verdict"):
         table.add_column(col)
     for v in r.verdicts:
-        table.add_row(v.rule, v.limit, v.actual, f"[{STATUS_STYLE[v.status]}]{v.status}[/]")
+        table.add_row(Text(v.rule), Text(v.limit), Text(v.actual), Text(v.status, style=STATUS_STYLE[v.status]))
     if r.verdicts:
         console.print(table)
     word = "COMPLIES" if r.ok else "VIOLATES"
     failing_first = sorted(r.verdicts, key=lambda v: v.status == "pass")
     reasons = "; ".join(v.message for v in failing_first) or "no rules apply"
-    console.print(f"{word} {r.source}: {reasons}", style="green" if r.ok else "bold red", markup=False, soft_wrap=True)
+    console.print(f"{word} {r.source}: {reasons}", style="green" if r.ok else "bold red", markup=False, emoji=False,
+                  soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

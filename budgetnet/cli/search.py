@@ -130,7 +130,7 @@ class TrialReport:
     def __enter__(self):
         if console.is_terminal and (self.timeout or self.trials):
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+            self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), TimeElapsedColumn(),
                                      TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
             self.task = self.progress.add_task(self._description(), total=self.timeout or self.trials)
             self.progress.start()

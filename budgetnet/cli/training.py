@@ -27,8 +27,8 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
     """Train a spec with its recipe; Ctrl-C keeps the last finished epoch for --resume."""
     s = load_spec(spec)
     epochs_total = epochs or s.train.epochs
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]} img/s  {task.fields[status]}"), TimeElapsedColumn(),
+    with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[rate]} img/s  {task.fields[status]}", markup=False), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
         task = bar.add_task(f"{s.name} epoch 1/{epochs_total}", total=None, rate="-", status="")
 
