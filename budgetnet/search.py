@@ -232,7 +232,8 @@ def _slots(study: optuna.Study) -> tuple[int, int]:
     return done, running
 
 
-def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> None:
+def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None,
+               orphaned: Callable[[], bool] = lambda: False) -> None:
     """One worker: run trials until the study holds exactly `opts.trials` trained trials.
 
     Counting and starting the next trial happen under a study-wide lock (see
@@ -261,6 +262,8 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
             on_trial(study, trial)
 
     while deadline is None or time.monotonic() < deadline:
+        if orphaned():  # the command that started this worker is gone: start nothing new
+            return
         if over_budget_streak > 500:  # the space barely intersects the budget
             logging.getLogger("budgetnet").warning("stopping: 500 over-budget samples in a row")
             return
@@ -297,11 +300,11 @@ def running_elsewhere(study: optuna.Study) -> int:
     return sum(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False))
 
 
-def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int) -> None:
+def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int, parent: int) -> None:
     import torch
     torch.set_num_threads(threads)
-    try:
-        run_worker(SearchDef.model_validate(search_dict), opts)
+    try:  # a worker whose command was killed finishes its trial and stops (seen: orphans ran on)
+        run_worker(SearchDef.model_validate(search_dict), opts, orphaned=lambda: os.getppid() != parent)
     except KeyboardInterrupt:  # Ctrl-C reaches every worker; the parent says the one line
         pass
 
@@ -342,7 +345,7 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
         threads = opts.threads or max(1, (os.cpu_count() or 1) // opts.workers)
-        procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), replace(opts, worker=i), threads))
+        procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), replace(opts, worker=i), threads, os.getpid()))
                  for i in range(opts.workers)]
         for p in procs:
             p.start()

@@ -166,3 +166,40 @@ def test_parallel_workers_sample_different_candidates(tmp_path):
     trials = _study(out, "general-2000").trials
     rung0 = [tuple(sorted(t.params.items())) for t in trials if t.user_attrs.get("rung") == 0]
     assert len(rung0) >= 2 and len(set(rung0)) == len(rung0)
+
+
+def test_workers_stop_when_their_command_is_killed(tmp_path):
+    """SIGKILL to the command (not its group): its workers finish their trial and start no other."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "budgetnet", "search", "--max-params", "2000", "--workers", "2",
+                             "--threads", "1", "--epochs", "1", "--subset", "300", "--no-warm-start", "--no-retrain",
+                             "--timeout", "300", "--out", str(tmp_path / "o")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.time() + 120
+    children = []
+    while time.time() < deadline and len(children) < 3:  # the resource tracker and two workers
+        time.sleep(0.5)
+        children = [int(p) for p in children_file.read_text().split()] if children_file.exists() else []
+    assert children, "the workers never started"
+    time.sleep(5)  # let them get into trials
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 60
+    while time.time() < deadline and any(_running(pid) for pid in children):
+        time.sleep(0.5)
+    alive = [pid for pid in children if _running(pid)]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "orphaned workers kept searching"
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return False
