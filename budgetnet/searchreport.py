@@ -158,6 +158,8 @@ def _markdown(df: pd.DataFrame, search: SearchDef, s: SearchSummary) -> str:
     if df.empty:
         return head + "No trials.\n"
     show = df.copy()
+    for col in show.columns:  # a pipe inside a cell would end it (studies before arch used " / ")
+        show[col] = show[col].map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
     if "fill" in show:
         show["fill"] = show["fill"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
     for col in ("val_acc", "best_val_acc", "test_acc"):

@@ -40,7 +40,7 @@ class Filled:
     params: int
     fill: float        # params / budget
     scale: float       # the width multiplier solved for
-    arch: str          # the structure in one line, e.g. "7-17 | pool t8 | 14-14-14"
+    arch: str          # the structure in one line, e.g. "7-17 / pool t8 / 14-14-14"
 
 
 def base_widths(v: Mapping[str, Any]) -> dict[str, float]:
@@ -105,7 +105,7 @@ def layers(v: Mapping[str, Any], widths: Mapping[str, int], side: int = 28, clas
     if rows and isinstance(rows[-1], dict) and "dropout" in rows[-1]:
         rows.pop()  # no dropout right before the classifier
     rows += ["gap", {"conv": {"out": classes, "k": 1}}, "flatten"]
-    return rows, " | ".join(arch)
+    return rows, " / ".join(arch)
 
 
 def recipe(v: Mapping[str, Any], epochs: int) -> dict:

@@ -96,3 +96,12 @@ def test_full_train_confirmation_is_recorded_and_not_mixed(tmp_path):
         confirm(_short_mnistnet3(), out, seeds=(0,), subset=256)  # same runs, other protocol
     (model,) = collect(tmp_path / "reports")["models"]
     assert model["full_train"] and "| 256 |" in table({"models": [model]})
+
+
+def test_the_committed_index_is_what_budgetnet_results_generates():
+    """reports/results.json and the README table are generated from the committed confirm.json
+    files; a confirmation committed without rerunning `budgetnet results` fails here."""
+    committed = json.loads(RESULTS.read_text())
+    assert collect(ROOT / "reports", committed["flagship"]) == committed
+    readme = (ROOT / "README.md").read_text()
+    assert table(committed) in readme

@@ -78,7 +78,7 @@ def test_warm_start_runs_the_shipped_winner_scaled_into_the_budget_first(tmp_pat
     assert result.exit_code == 0, result.output
     first = _study(tmp_path).trials[0]
     assert first.user_attrs["warm_start"] and first.params["stages"] == 2 and first.params["convs2"] == 3
-    assert first.user_attrs["params"] <= 3000 and first.user_attrs["arch"].count("|") == 2
+    assert first.user_attrs["params"] <= 3000 and first.user_attrs["arch"].count(" / ") == 2
 
 
 def test_a_budget_below_the_smallest_model_is_refused_at_once(tmp_path):

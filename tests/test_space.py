@@ -53,7 +53,7 @@ def test_the_shipped_winner_is_a_point_of_the_family():
     """best_lean7k's structure and recipe, filled to its own budget: the same layout and recipe."""
     search = load_search("general")
     cand = search.candidate(search.reference[0])
-    assert cand.arch == "7-19 | pool t9 | 15-15-15" and 6_840 <= budgetnet.count_params(cand.spec) <= 6_999
+    assert cand.arch == "7-19 / pool t9 / 15-15-15" and 6_840 <= budgetnet.count_params(cand.spec) <= 6_999
     lean = budgetnet.load_spec("best_lean7k")
     assert [r.op for r in cand.spec.layers] == [r.op for r in lean.layers]
     assert cand.spec.train.scheduler.name == "onecycle" and cand.spec.train.batch_size == 64
