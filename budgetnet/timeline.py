@@ -24,13 +24,15 @@ class Timeline:
     points: tuple[Point, ...]     # trained and complete, in order of finishing
     wall_seconds: float           # first trial start to last trial end
     first_feasible_s: float | None
+    trained: int = 0              # trials that trained: complete and pruned ones
 
     def best_val_at(self, minutes) -> dict[int, float | None]:
         """Best validation accuracy among trials finished within each number of minutes."""
         return {m: max((p.val_acc for p in self.points if p.seconds <= 60 * m), default=None) for m in minutes}
 
     def trials_per_hour(self) -> float:
-        return 3600 * len(self.points) / self.wall_seconds if self.wall_seconds > 0 else 0.0
+        """Trained trials (a pruned one too, a rung each) per hour of wall time."""
+        return 3600 * self.trained / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
 
 def timeline(study: optuna.Study, floor: float, max_params: int | None) -> Timeline:
@@ -47,4 +49,5 @@ def timeline(study: optuna.Study, floor: float, max_params: int | None) -> Timel
                     key=lambda p: p.seconds)
     feasible = [p.seconds for p in points
                 if p.val_acc >= floor and (max_params is None or p.params <= max_params)]
-    return Timeline(tuple(points), wall, min(feasible) if feasible else None)
+    trained = sum(t.user_attrs.get("status") in ("complete", "pruned") for t in trials)
+    return Timeline(tuple(points), wall, min(feasible) if feasible else None, trained)
