@@ -74,9 +74,7 @@ def bench_setup(name: str, out: Path, max_params: int, timeout: float, warm_star
 
 def bench_search(setups: list[str], out: Path, max_params: int, timeout: float, warm_start: bool,
                  seed: int = 0, subset: int | None = None, epochs: int | None = None, on_trial=None) -> list[dict]:
-    rows = [bench_setup(name, out, max_params, timeout, warm_start, seed, subset, epochs, on_trial) for name in setups]
-    atomic.write_json(out / "search_bench.json", rows)
-    return rows
+    return [bench_setup(name, out, max_params, timeout, warm_start, seed, subset, epochs, on_trial) for name in setups]
 
 
 # -------------------------------------------------------------------------- workers x threads
