@@ -16,7 +16,6 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from budgetnet.compile import summarize
 from budgetnet.errors import BudgetnetError, CheckpointError, RulesError, SpecError
 from budgetnet.inputs import Facts
 from budgetnet.ops import OPS
@@ -163,7 +162,7 @@ def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, da
         if f.ops is None:
             out.append(_unknown(f"forbid {op}", "absent", f.kind))
             continue
-        n = sum(r.op == op for r in summarize(f.spec).rows)
+        n = f.ops[op]
         out.append(Verdict(f"forbid {op}", "absent", f"{n} used" if n else "absent", "fail" if n else "pass",
                            f"{op} used {n} time(s)" if n else f"{op} is not used"))
     if rules.min_rf is not None:

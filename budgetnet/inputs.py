@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +43,7 @@ class Facts:
     macs: int | None = None
     rf: int | None = None
     fc_params: int | None = None
-    ops: set[str] | None = None
+    ops: Counter | None = None          # op name -> how many rows use it
     epochs: int | None = None
     buffers: int | None = None
     files: list[str] = field(default_factory=list)   # every file the verdict depends on
@@ -76,7 +77,7 @@ def spec_facts(spec) -> Facts:
     zoo = spec.origin.startswith("zoo:")
     files = [str(zoo_path(spec.origin[4:]))] if zoo else [spec.origin] if Path(spec.origin).is_file() else []
     return Facts("spec", spec.name, s.params, s.macs, s.rf, sum(r.params for r in s.rows if r.op == "linear"),
-                 {r.op for r in s.rows}, spec.train.epochs, files=files, spec=spec)
+                 Counter(r.op for r in s.rows), spec.train.epochs, files=files, spec=spec)
 
 
 def load_class(ref: str, kwargs: dict | None = None) -> torch.nn.Module:

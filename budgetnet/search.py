@@ -115,8 +115,8 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
         trial.set_user_attr("params", s.params)
         trial.set_user_attr("macs", s.macs)
         trial.set_user_attr("epochs", spec.train.epochs)
-        if cand.fill is not None:
-            trial.set_user_attr("fill", round(cand.fill, 4))
+        if search.budget.max_params:
+            trial.set_user_attr("fill", round(s.params / search.budget.max_params, 4))
         if cand.arch:
             trial.set_user_attr("arch", cand.arch)
         reason = over_budget(search, s.params, s.macs, spec.train.epochs)

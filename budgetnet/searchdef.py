@@ -60,7 +60,7 @@ class Dist(BaseModel):
 class Candidate:
     """A sampled model: its spec, and for the general family how it was filled to the budget."""
     spec: Spec
-    fill: float | None = None   # params / budget
+    fill: float | None = None   # params / budget, for the general family
     arch: str = ""
 
 
@@ -90,8 +90,7 @@ class SearchDef(BaseModel):
             raw = spec.to_dict()
             raw.setdefault("train", {})["epochs"] = epochs
             spec = load_spec(raw)
-        fill = summary_params(spec) / self.budget.max_params if self.budget.max_params else None
-        return Candidate(spec, fill)
+        return Candidate(spec)
 
     def smallest_params(self) -> int | None:
         """The smallest model the space holds (general family), else None (unknown)."""
@@ -164,11 +163,6 @@ def _check_general(search: SearchDef) -> SearchDef:
     if issues:
         raise SpecError(search.origin, issues)
     return search
-
-
-def summary_params(spec: Spec) -> int:
-    from budgetnet.compile import count_params
-    return count_params(spec)
 
 
 DEFAULT_SEARCH = "general"
