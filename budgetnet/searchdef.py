@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import builtins
 import difflib
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from budgetnet.errors import Issue, SpecError
 from budgetnet import space as general_space
+from budgetnet.errors import Issue, SpecError
 from budgetnet.spec import Budget, Spec, holes, load_spec, read_raw
 
 SEARCH_DIR = Path(__file__).parent / "searches"

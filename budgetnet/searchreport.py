@@ -44,7 +44,8 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
     return max(done, key=lambda t: (t.user_attrs["val_acc"], -t.user_attrs["params"])) if done else None
 
 
-def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float) -> SearchSummary:
+def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float,
+                    first_feasible_s: float | None = None) -> SearchSummary:
     trials = study.get_trials(deepcopy=False)
     status = [t.user_attrs.get("status") for t in trials]
     trained = [t for t in trials if t.user_attrs.get("status") in TRAINED]
@@ -58,7 +59,7 @@ def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions,
         epochs_run=sum(t.user_attrs.get("epochs_run", 0) for t in trained),
         epochs_full=sum(full or t.user_attrs.get("epochs", 0) for t in trained),
         wall_seconds=wall, rungs=rung_list(search, opts),
-        first_feasible_s=timeline(study, search.min_accuracy, search.budget.max_params).first_feasible_s)
+        first_feasible_s=first_feasible_s)
 
 
 def _retrained_trial(out: Path) -> int | None:
@@ -75,7 +76,8 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
     from budgetnet.runs import train_run
 
     out = opts.out
-    summary = summarize_study(study, search, opts, wall)
+    tl = timeline(study, search.min_accuracy, search.budget.max_params)
+    summary = summarize_study(study, search, opts, wall, tl.first_feasible_s)
     best = best_trial(study)
     df = leaderboard(study)
     if best is not None:
@@ -105,7 +107,7 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
     atomic.write_json(out / "summary.json", {**summary.__dict__, "search": search.name,
                                              "budget": search.budget.model_dump(exclude_none=True),
                                              "min_accuracy": search.min_accuracy})
-    plots.search_history(timeline(study, search.min_accuracy, search.budget.max_params), out / "history.png",
+    plots.search_history(tl, out / "history.png",
                          f"{search.name}, params <= {search.budget.max_params:,}: best validation accuracy over time",
                          search.min_accuracy)
     plots.search_pareto(df, out / "pareto.png", f"{search.name}: accuracy vs parameters",

@@ -165,7 +165,7 @@ def fill(v: Mapping[str, Any], budget: int, epochs: int, name: str = "general") 
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if _params(v, scaled(base, mid)) <= budget else (lo, mid)
     widths = scaled(base, lo)
-    used = {k for k in widths if k in _used_keys(v)}
+    used = _used_keys(v) & set(widths)
     grown = True
     while grown:  # top up: one more channel where it still fits, widest slot first
         grown = False
