@@ -5,12 +5,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from budgetnet import atomic, plots
 from budgetnet.checkpoint import load_checkpoint, save_checkpoint
 from budgetnet.data import load_dataset
 from budgetnet.errors import CheckpointError
+from budgetnet.scores import Scores, confusion_matrix, scores
 from budgetnet.spec import load_spec
 from budgetnet.train import Metrics, predict, resume_state, train
 
@@ -53,28 +52,29 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
 class EvalReport:
     name: str
     params: int
-    test_acc: float
-    per_class: list[float]
+    scores: Scores
     confusion: list[list[int]]
 
+    @property
+    def test_acc(self) -> float:
+        return self.scores.accuracy
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "params": self.params, "test_acc": self.test_acc,
-                "per_class": self.per_class, "confusion": self.confusion}
+        s = self.scores
+        return {"name": self.name, "params": self.params, "test_acc": s.accuracy, "f1_macro": s.f1_macro,
+                "per_class": s.recall, "precision": s.precision, "recall": s.recall, "f1": s.f1,
+                "confusion": self.confusion}
 
 
 def evaluate_checkpoint(path: str | Path, data_dir: str | None = None, expected=None,
                         plot: str | Path | None = None, backend: str | None = None) -> EvalReport:
+    """Score a checkpoint on the test set. Read-only: a confusion-matrix PNG is written only to `plot`."""
     model, ckpt = load_checkpoint(path, expected=load_spec(expected) if expected else None, backend=backend)
     data = load_dataset(data_dir)
     m = ckpt.get("metrics") or {}
     mean, std = m.get("mean", data.mean), m.get("std", data.std)
-    pred = predict(model, data.test, mean, std)
-    n = max(int(data.test.y.max()) + 1, model.spec.classes)
-    cm = torch.zeros(n, n, dtype=torch.long)
-    cm.index_put_((data.test.y, pred), torch.ones_like(pred), accumulate=True)
-    per_class = (cm.diag().float() / cm.sum(1).clamp(min=1)).tolist()
-    report = EvalReport(model.spec.name, model.num_params(), (pred == data.test.y).float().mean().item(),
-                        per_class, cm.tolist())
+    cm = confusion_matrix(data.test.y, predict(model, data.test, mean, std), model.spec.classes)
+    report = EvalReport(model.spec.name, model.num_params(), scores(cm), cm.tolist())
     if plot:
         plots.confusion(cm.numpy(), plot, f"{report.name}: test {100 * report.test_acc:.2f}%")
     return report

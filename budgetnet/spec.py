@@ -60,6 +60,14 @@ class AugmentCfg(_Strict):
     shear: float = Field(0.0, ge=0, lt=90)       # degrees
 
 
+class DistillCfg(_Strict):
+    """Knowledge distillation: the loss mixes cross-entropy with the KL divergence to a trained
+    teacher's softened outputs. The teacher is never part of the student's parameter count."""
+    teacher: str = Field(min_length=1)          # a budgetnet checkpoint path (relative: to the working directory)
+    temperature: float = Field(4.0, gt=0, le=100)
+    alpha: float = Field(0.5, ge=0, le=1)        # weight of the distillation term
+
+
 class TrainCfg(_Strict):
     epochs: int = Field(15, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=65536)
@@ -67,6 +75,8 @@ class TrainCfg(_Strict):
     scheduler: SchedulerCfg = SchedulerCfg()
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     augment: AugmentCfg = AugmentCfg()
+    ema: float = Field(0.0, ge=0, lt=1)          # weight EMA decay per step (0: off); the average is evaluated and kept
+    distill: Optional[DistillCfg] = None
 
 
 class Budget(_Strict):

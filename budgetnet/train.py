@@ -9,12 +9,14 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from budgetnet.augment import random_affine
 from budgetnet.compile import Network, build
 from budgetnet.data import Dataset, Split
 from budgetnet.schedule import make_optimizer, make_scheduler
-from budgetnet.spec import Spec, load_spec
+from budgetnet.scores import confusion_matrix, scores
+from budgetnet.spec import DistillCfg, Spec, load_spec
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Metrics:
     train_images: int
     mean: float
     std: float
+    threads: int = 1            # torch intra-op threads (CPU)
+    f1_macro: float | None = None  # of the test evaluation
     history: list[EpochStat] = field(default_factory=list)
 
     @property
@@ -58,6 +62,7 @@ class TrainResult:
     optimizer: torch.optim.Optimizer
     scheduler: object
     generator: torch.Generator  # drives batch order and augmentation
+    ema: AveragedModel | None = None  # the weight average that is evaluated and kept, when the recipe asks
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -76,6 +81,25 @@ def accuracy(model, split: Split, mean: float, std: float) -> float:
     return (predict(model, split, mean, std) == split.y).float().mean().item()
 
 
+class Teacher:
+    """A trained budgetnet checkpoint whose softened outputs the student also learns from."""
+
+    def __init__(self, cfg: DistillCfg, device: torch.device):
+        from budgetnet.checkpoint import load_checkpoint  # checkpoint -> compile; imported late like a plugin
+        self.model, ckpt = load_checkpoint(cfg.teacher)
+        self.model.to(device).eval().requires_grad_(False)
+        self.mean, self.std = ckpt["metrics"]["mean"], ckpt["metrics"]["std"]
+        self.cfg = cfg
+
+    def loss(self, student_logits: torch.Tensor, x: torch.Tensor, hard_loss: torch.Tensor) -> torch.Tensor:
+        t = self.cfg.temperature
+        with torch.no_grad():
+            teacher_logits = self.model((x - self.mean) / self.std)
+        soft = F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
+                        log_target=True, reduction="batchmean") * t * t  # t^2 keeps the gradient scale
+        return (1 - self.cfg.alpha) * hard_loss + self.cfg.alpha * soft
+
+
 def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: int = 0,
           device: str | None = None, backend: str | None = None, eval_test: bool = True,
           on_epoch: Callable[[EpochStat, "TrainResult"], None] | None = None,
@@ -92,8 +116,10 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     sched = make_scheduler(opt, cfg.scheduler, steps, epochs)
     gen = torch.Generator(device=dev).manual_seed(seed)
     metrics = Metrics(spec.name, model.num_params(), 0, 0.0, None, None, None, seed, backend or spec.backend,
-                      str(dev), len(train_set), data.mean, data.std)
-    result = TrainResult(model, metrics, opt, sched, gen)
+                      str(dev), len(train_set), data.mean, data.std, torch.get_num_threads())
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+    teacher = Teacher(cfg.distill, dev) if cfg.distill else None
+    result = TrainResult(model, metrics, opt, sched, gen, ema)
     if resume:
         _restore(result, resume)
     for epoch in range(metrics.epochs + 1, epochs + 1):
@@ -104,16 +130,21 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
         for i in range(steps):  # drop the ragged last batch: every step has full BN statistics
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             x = random_affine(train_set.x[idx], cfg.augment, gen)
-            loss = F.cross_entropy(model((x - data.mean) / data.std), train_set.y[idx],
-                                   label_smoothing=cfg.label_smoothing)
+            logits = model((x - data.mean) / data.std)
+            loss = F.cross_entropy(logits, train_set.y[idx], label_smoothing=cfg.label_smoothing)
+            if teacher:
+                loss = teacher.loss(logits, x, loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            if ema:
+                ema.update_parameters(model)
             loss_sum += loss.detach()
             if on_batch:
                 on_batch(len(idx))
-        val = accuracy(model, val_set, data.mean, data.std) if val_set else None
+        kept = ema.module if ema else model
+        val = accuracy(kept, val_set, data.mean, data.std) if val_set else None
         stat = EpochStat(epoch, loss_sum.item() / steps, val, opt.param_groups[0]["lr"], time.perf_counter() - start)
         metrics.history.append(stat)
         metrics.epochs, metrics.seconds, metrics.val_acc = epoch, metrics.seconds + stat.seconds, val
@@ -121,8 +152,12 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
             metrics.best_val_acc = max(val, metrics.best_val_acc or 0.0)
         if on_epoch:
             on_epoch(stat, result)
+    if ema:  # the average is the model: evaluated, checkpointed, shipped
+        model.load_state_dict(ema.module.state_dict())
     if eval_test:
-        metrics.test_acc = accuracy(model, data.test.to(dev), data.mean, data.std)
+        test = data.test.to(dev)
+        test_scores = scores(confusion_matrix(test.y, predict(model, test, data.mean, data.std), spec.classes))
+        metrics.test_acc, metrics.f1_macro = test_scores.accuracy, test_scores.f1_macro
     return result
 
 
@@ -130,7 +165,8 @@ def resume_state(result: TrainResult) -> dict:
     """What `train(resume=...)` needs to continue exactly where an epoch ended."""
     return {"model": result.model.state_dict(), "optimizer": result.optimizer.state_dict(),
             "scheduler": result.scheduler.state_dict(), "metrics": result.metrics.to_dict(),
-            "torch_rng": torch.get_rng_state(), "gen_rng": result.generator.get_state()}
+            "torch_rng": torch.get_rng_state(), "gen_rng": result.generator.get_state(),
+            "ema": result.ema.state_dict() if result.ema else None}
 
 
 def _restore(result: TrainResult, state: dict) -> None:
@@ -138,6 +174,8 @@ def _restore(result: TrainResult, state: dict) -> None:
     result.optimizer.load_state_dict(state["optimizer"])
     result.scheduler.load_state_dict(state["scheduler"])
     result.model.load_state_dict(state["model"])
+    if result.ema and state.get("ema"):
+        result.ema.load_state_dict(state["ema"])
     torch.set_rng_state(state["torch_rng"])
     result.generator.set_state(state["gen_rng"])
     result.metrics.epochs, result.metrics.seconds = m["epochs"], m["seconds"]

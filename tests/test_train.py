@@ -59,13 +59,17 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     assert resumed.test_acc == full.test_acc
 
 
-def test_eval_json_and_confusion(trained):
+def test_eval_json_and_confusion(trained, tmp_path):
+    before = sorted(p.name for p in trained.iterdir())
     result = runner.invoke(app, ["eval", str(trained / "checkpoint.pt"), "--json"])
     assert result.exit_code == 0
     report = json.loads(result.output)
-    assert report["test_acc"] == json.loads((trained / "metrics.json").read_text())["test_acc"]
-    assert len(report["per_class"]) == 10 and sum(map(sum, report["confusion"])) == 10_000
-    assert (trained / "confusion.png").is_file()
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert report["test_acc"] == metrics["test_acc"] and report["f1_macro"] == metrics["f1_macro"]
+    assert len(report["precision"]) == len(report["recall"]) == 10 and sum(map(sum, report["confusion"])) == 10_000
+    assert sorted(p.name for p in trained.iterdir()) == before  # evaluating is read-only
+    result = runner.invoke(app, ["eval", str(trained / "checkpoint.pt"), "--plot", str(tmp_path / "cm.png")])
+    assert result.exit_code == 0 and "macro F1" in result.output and (tmp_path / "cm.png").is_file()
 
 
 def test_truncated_checkpoint_is_one_line(trained, tmp_path):

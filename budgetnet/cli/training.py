@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from budgetnet.cli.common import console, print_json
@@ -57,18 +58,27 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
 
 def evaluate(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt written by budgetnet train."),
              data_dir: Optional[Path] = typer.Option(None, help="Directory with the four IDX files; default: embedded MNIST."),
-             plot: Optional[Path] = typer.Option(None, help="Confusion-matrix PNG (default: next to the checkpoint)."),
+             plot: Optional[Path] = typer.Option(None, help="Write the confusion matrix as a PNG here (nothing is written without it)."),
              backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
-             as_json: bool = typer.Option(False, "--json", help="Print JSON (test_acc, per_class, confusion).")):
-    """Test accuracy, per-class accuracy and a confusion matrix of a checkpoint."""
-    plot = plot or checkpoint.with_name("confusion.png")
+             as_json: bool = typer.Option(False, "--json", help="Print JSON (test_acc, f1_macro, per-class precision/recall/f1, confusion).")):
+    """Test accuracy, macro F1, per-class precision and recall, and the confusion matrix of a
+    checkpoint. Read-only: a PNG is written only where --plot asks."""
     r = evaluate_checkpoint(checkpoint, data_dir, plot=plot, backend=backend)
     if as_json:
         print_json(r.to_dict())
         return
-    console.print(f"{r.name}: {r.params:,} params, test accuracy {100 * r.test_acc:.2f}%")
-    console.print("per class: " + "  ".join(f"{i}:{100 * a:.1f}" for i, a in enumerate(r.per_class)))
-    console.print(f"confusion matrix -> {plot}")
+    s = r.scores
+    console.print(f"{r.name}: {r.params:,} params, test accuracy {100 * s.accuracy:.2f}%, macro F1 {s.f1_macro:.4f}")
+    console.print(_class_table(s))
+    if plot:
+        console.print(f"confusion matrix -> {plot}")
+
+
+def _class_table(s) -> Table:
+    table = Table("class", "precision", "recall", "F1", box=None)
+    for i, (p, r, f) in enumerate(zip(s.precision, s.recall, s.f1)):
+        table.add_row(str(i), f"{100 * p:.2f}%", f"{100 * r:.2f}%", f"{f:.4f}")
+    return table
 
 
 def register(app: typer.Typer) -> None:
