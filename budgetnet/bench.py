@@ -173,19 +173,35 @@ def bench_train(spec="mnistnet3", images: int = 10_240, data_dir=None) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def saved_for_backward_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Bytes autograd keeps between forward and backward (activation memory), counted by hook."""
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()  # shared storage counted once
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x).sum()
+    return sum(seen.values())
+
+
 def bench_model(spec="mnistnet3", batch: int = 128, seconds: float = 0.5) -> dict:
-    """The whole network, custom vs torch backend, same weights, forward and forward+backward."""
+    """The whole network, custom vs torch backend, same weights: forward, forward+backward, images/s
+    and the memory kept for backward."""
     from budgetnet.compile import build
 
     models = {name: build(spec, backend=name, seed=0).train() for name in ("custom", "torch")}
     x = torch.randn(batch, *load_spec(spec).input)
-    out = {}
+    out = {"spec": load_spec(spec).name, "batch": batch, "threads": torch.get_num_threads()}
     for name, m in models.items():
         def fwd():
             with torch.no_grad():
                 m(x)
         out[f"{name}_fwd_ms"] = 1000 * timed(fwd, seconds)
         out[f"{name}_fwdbwd_ms"] = 1000 * timed(lambda: m(x).sum().backward(), seconds)
+        out[f"{name}_train_images_per_s"] = round(1000 * batch / out[f"{name}_fwdbwd_ms"], 1)
+        out[f"{name}_saved_mb"] = round(saved_for_backward_bytes(m, x) / 2**20, 1)
     out["custom_vs_torch_fwd"] = round(out["custom_fwd_ms"] / out["torch_fwd_ms"], 2)
     out["custom_vs_torch_fwdbwd"] = round(out["custom_fwdbwd_ms"] / out["torch_fwdbwd_ms"], 2)
     return out

@@ -104,6 +104,38 @@ def test_attention_equals_torch(causal):
                                F.scaled_dot_product_attention(q, k, v, is_causal=causal), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("block", [1 << 22, 40])  # one block; 40 scores = blocks of 2 or 3 query rows
+def test_attention_gradients_equal_torch(causal, block, monkeypatch):
+    from budgetnet.layers import attention
+    monkeypatch.setattr(attention, "BLOCK_ELEMENTS", block)
+    torch.manual_seed(1)
+    ours = [torch.randn(2, 3, 7, 8, dtype=torch.float64, requires_grad=True) for _ in range(3)]
+    ref = [t.detach().clone().requires_grad_() for t in ours]
+    grad = torch.randn(2, 3, 7, 8, dtype=torch.float64)
+    out = layers.attend(*ours, causal)
+    out.backward(grad)
+    F.scaled_dot_product_attention(*ref, is_causal=causal).backward(grad)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(*ref, is_causal=causal))
+    for a, b in zip(ours, ref):
+        torch.testing.assert_close(a.grad, b.grad)
+    assert torch.autograd.gradcheck(lambda *t: layers.attend(*t, causal), tuple(t.detach().requires_grad_() for t in ours))
+
+
+def test_attention_keeps_no_token_by_token_tensor_for_backward():
+    """Seed 000's pixel transformer: 784 tokens. What autograd keeps grows with T, not T^2."""
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel())
+        return t
+
+    q, k, v = (torch.randn(2, 4, 784, 8, requires_grad=True) for _ in range(3))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        layers.attend(q, k, v)
+    assert max(saved) <= 2 * 4 * 784 * 8 < 784 * 784  # q, k, v, out, log-sum-exp: no T x T
+
+
 def test_causal_attention_ignores_the_future():
     q, k, v = (torch.randn(1, 1, 5, 4) for _ in range(3))
     v2 = v.clone()

@@ -25,3 +25,16 @@ def test_bench_target_reports_seconds_accuracy_and_verdict(tmp_path):
     assert r["reached"] is (r["median_seconds"] <= 1000)  # accuracy 0.0 is always met
     strict = runner.invoke(app, ["bench", "target", "cnn_002", "--seed", "0", "--subset", "512", "--accuracy", "1.0"])
     assert strict.exit_code == 0 and "not reached" in strict.output
+
+
+def test_bench_backends_reports_time_and_memory_of_both(tmp_path):
+    spec = tmp_path / "tiny_vit.yaml"
+    spec.write_text("name: tiny_vit\nlayers:\n  - patch_embed: {size: 7, dim: 8}\n  - pos_embed\n"
+                    "  - encoder: {heads: 2}\n  - token_pool: mean\n  - linear: 10\n")
+    result = runner.invoke(app, ["bench", "backends", "--spec", str(spec), "--batch", "4", "--seconds", "0.1", "--json"])
+    assert result.exit_code == 0, result.output
+    r = json.loads(result.output)
+    assert r["custom_vs_torch_fwdbwd"] == round(r["custom_fwdbwd_ms"] / r["torch_fwdbwd_ms"], 2)
+    assert r["custom_saved_mb"] > 0 and r["torch_saved_mb"] > 0 and r["batch"] == 4
+    text = runner.invoke(app, ["bench", "backends", "--spec", str(spec), "--batch", "4", "--seconds", "0.1"])
+    assert text.exit_code == 0 and "goal: within 3x" in text.output

@@ -41,6 +41,30 @@ def layers(spec: str = typer.Option("mnistnet3", help="Spec whose conv layers ar
 
 
 @app.command()
+def backends(spec: str = typer.Option("transformer_000", help="Spec built on both backends with the same weights."),
+             batch: int = typer.Option(32, min=1, help="Batch size of the measured steps."),
+             seconds: float = typer.Option(2.0, min=0.1, help="Seconds of calls timed per figure."),
+             as_json: bool = typer.Option(False, "--json", help="Print JSON (key `custom_vs_torch_fwdbwd`).")):
+    """The whole network on the from-scratch backend against torch's: forward and training-step
+    time, training images/s and the memory autograd keeps for backward, in the same run."""
+    from budgetnet.bench import bench_model
+
+    r = bench_model(spec, batch, seconds)
+    if as_json:
+        print_json(r)
+        return
+    t = Table(title=f"{r['spec']}, batch {batch}, {r['threads']} thread(s)", title_justify="left")
+    for col in ("backend", "forward ms", "train step ms", "train img/s", "kept for backward MiB"):
+        t.add_column(col, justify="left" if col == "backend" else "right")
+    for name in ("custom", "torch"):
+        t.add_row(name, f"{r[name + '_fwd_ms']:.1f}", f"{r[name + '_fwdbwd_ms']:.1f}",
+                  f"{r[name + '_train_images_per_s']:,.1f}", f"{r[name + '_saved_mb']:,.1f}")
+    console.print(t)
+    console.print(f"custom/torch time: forward {r['custom_vs_torch_fwd']:.2f}x, "
+                  f"train step {r['custom_vs_torch_fwdbwd']:.2f}x (goal: within 3x)")
+
+
+@app.command()
 def train(spec: str = typer.Option("mnistnet3", help="Spec to train."),
           images: int = typer.Option(10_240, min=256, help="Training images per contender."),
           data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
