@@ -201,7 +201,7 @@ def bench_model(spec="mnistnet3", batch: int = 128, seconds: float = 0.5) -> dic
         out[f"{name}_fwd_ms"] = 1000 * timed(fwd, seconds)
         out[f"{name}_fwdbwd_ms"] = 1000 * timed(lambda: m(x).sum().backward(), seconds)
         out[f"{name}_train_images_per_s"] = round(1000 * batch / out[f"{name}_fwdbwd_ms"], 1)
-        out[f"{name}_saved_mb"] = round(saved_for_backward_bytes(m, x) / 2**20, 1)
+        out[f"{name}_saved_bytes"] = saved_for_backward_bytes(m, x)
     out["custom_vs_torch_fwd"] = round(out["custom_fwd_ms"] / out["torch_fwd_ms"], 2)
     out["custom_vs_torch_fwdbwd"] = round(out["custom_fwdbwd_ms"] / out["torch_fwdbwd_ms"], 2)
     return out

@@ -35,6 +35,6 @@ def test_bench_backends_reports_time_and_memory_of_both(tmp_path):
     assert result.exit_code == 0, result.output
     r = json.loads(result.output)
     assert r["custom_vs_torch_fwdbwd"] == round(r["custom_fwdbwd_ms"] / r["torch_fwdbwd_ms"], 2)
-    assert r["custom_saved_mb"] > 0 and r["torch_saved_mb"] > 0 and r["batch"] == 4
+    assert r["custom_saved_bytes"] > 0 and r["torch_saved_bytes"] > 0 and r["batch"] == 4
     text = runner.invoke(app, ["bench", "backends", "--spec", str(spec), "--batch", "4", "--seconds", "0.1"])
     assert text.exit_code == 0 and "goal: within 3x" in text.output

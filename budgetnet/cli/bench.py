@@ -58,7 +58,7 @@ def backends(spec: str = typer.Option("transformer_000", help="Spec built on bot
         t.add_column(col, justify="left" if col == "backend" else "right")
     for name in ("custom", "torch"):
         t.add_row(name, f"{r[name + '_fwd_ms']:.1f}", f"{r[name + '_fwdbwd_ms']:.1f}",
-                  f"{r[name + '_train_images_per_s']:,.1f}", f"{r[name + '_saved_mb']:,.1f}")
+                  f"{r[name + '_train_images_per_s']:,.1f}", f"{r[name + '_saved_bytes'] / 2**20:,.1f}")
     console.print(t)
     console.print(f"custom/torch time: forward {r['custom_vs_torch_fwd']:.2f}x, "
                   f"train step {r['custom_vs_torch_fwdbwd']:.2f}x (goal: within 3x)")
