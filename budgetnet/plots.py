@@ -137,3 +137,41 @@ def results_pareto(models: list[dict], path: str | Path) -> None:
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+def comparison(rows: list[dict], path: str | Path, title: str) -> None:
+    """Seed 003's model_comparison.png, per model: test accuracy (every seed a dot), macro F1,
+    training time and parameters. Runs still going are grey and say so."""
+    names = [r["name"] for r in rows][::-1]
+    rows = rows[::-1]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 0.45 * len(rows) + 1.6), sharey=True)
+    panels = [("test accuracy (%)", "test_acc", 100, False), ("macro F1", "f1_macro", 1, False),
+              ("training time (s)", "train_seconds", 1, True), ("parameters", "params", 1, True)]
+    for ax, (label, key, scale, log) in zip(axes, panels):
+        values = [(r[key] or 0) * scale for r in rows]
+        colors = ["tab:blue" if r["status"] == "finished" else "lightgrey" for r in rows]
+        ax.barh(range(len(rows)), values, color=colors)
+        if key == "test_acc":
+            for i, r in enumerate(rows):
+                ax.scatter([100 * e["test_acc"] for e in r["seeds"]], [i] * len(r["seeds"]), color="black", s=10, zorder=3)
+            finished = [v for v, r in zip(values, rows) if r["status"] == "finished"] or [90]
+            ax.set_xlim(max(0, min(finished) - 1), 100)
+        if key == "f1_macro":
+            finished = [v for v, r in zip(values, rows) if r["status"] == "finished" and v] or [0.9]
+            ax.set_xlim(max(0, min(finished) - 0.01), 1)
+        if log:
+            ax.set_xscale("log")
+            positive = [v for v in values if v > 0] or [1]
+            ax.set_xlim(min(positive) / 3, max(positive) * 3)
+        for i, (v, r) in enumerate(zip(values, rows)):
+            text = "running" if r["status"] != "finished" and key != "params" else (
+                f"{v:.2f}" if key == "test_acc" else f"{v:.4f}" if key == "f1_macro" else f"{v:,.0f}")
+            ax.annotate(text, (v if v else ax.get_xlim()[0], i), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize=7)
+        ax.set_title(label, fontsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(rows)), names, fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)

@@ -1,4 +1,4 @@
-"""`budgetnet confirm` and `budgetnet results`: the figures the project stands behind."""
+"""`budgetnet confirm`, `budgetnet results` and `budgetnet compare`: the figures the project stands behind."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from typing import List, Optional
 
 import typer
 
-from budgetnet.cli.common import console
+from budgetnet.cli.common import console, print_json
 
 
 def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a search's best.yaml)."),
@@ -39,6 +39,23 @@ def results(reports: Path = typer.Option(Path("reports"), help="Directory search
     console.print(f"{len(index['models'])} models -> {reports / 'results.json'}, {reports / 'pareto.png'}")
 
 
+def compare(inputs: List[Path] = typer.Argument(..., help="Run folders (metrics.json), confirmations (confirm.json), comparison.json files, or folders of them."),
+            out: Path = typer.Option(..., "--out", help="Folder for comparison.json, comparison.md and comparison.png."),
+            title: str = typer.Option("Model comparison", help="Title of the table and the chart."),
+            as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON.")):
+    """Compare runs: accuracy, macro F1, training time, images/s, params and MACs per model, as a
+    Markdown table, JSON and a chart. Runs still going are listed with the command that continues them."""
+    from budgetnet.compare import markdown, write_comparison
+
+    rows = write_comparison(inputs, out, title)
+    if as_json:
+        print_json(rows)
+        return
+    console.print(markdown(rows), markup=False)
+    console.print(f"{len(rows)} models -> {out / 'comparison.json'}, {out / 'comparison.md'}, {out / 'comparison.png'}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(confirm)
     app.command()(results)
+    app.command()(compare)

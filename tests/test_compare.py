@@ -1,0 +1,65 @@
+"""`budgetnet compare` on small runs: rows, medians, F1, a run still going, bad input."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from budgetnet.cli import app
+from budgetnet.results import confirm
+from budgetnet.runs import train_run
+from budgetnet.spec import load_spec
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    one_epoch = {**load_spec("cnn_002").to_dict(), "train": {"epochs": 1, "batch_size": 32}}
+    confirm(one_epoch, root / "cnn_002", seeds=(0, 1, 2), subset=512)
+    train_run("mnistnet1", root / "mnistnet1", epochs=1, subset=256)
+
+    def stop_after_first_epoch(stat, result):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run("cnn_002", root / "going", epochs=2, subset=256, on_epoch=stop_after_first_epoch)
+    return root
+
+
+def test_compare_lists_every_run_with_its_figures(runs, tmp_path):
+    result = runner.invoke(app, ["compare", str(runs / "cnn_002"), str(runs / "mnistnet1"), str(runs / "going"),
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "comparison.json").read_text())["rows"]
+    assert [r["name"] for r in rows] == ["cnn_002", "mnistnet1", "cnn_002"]
+    confirmed, single, going = rows
+    per_seed = sorted(e["test_acc"] for e in confirmed["seeds"])
+    assert [e["seed"] for e in confirmed["seeds"]] == [0, 1, 2] and confirmed["test_acc"] == per_seed[1]
+    assert confirmed["f1_macro"] == sorted(e["f1_macro"] for e in confirmed["seeds"])[1]
+    assert confirmed["params"] == 3898 and confirmed["source"].startswith("seed 002") and confirmed["backend"] == "custom"
+    assert single["threads"] >= 1 and single["device"] == "cpu" and 0 < single["f1_macro"] <= 1
+    assert single["train_seconds"] > 0 and single["images_per_s"] > 0 and single["macs"] == 1_999_492
+    assert going["status"].startswith("running: epoch 1 of") and "--resume" in going["command"]
+    assert going["test_acc"] is None and going["seeds"] == []
+    md = (tmp_path / "comparison.md").read_text()
+    assert md.count("| cnn_002 |") == 2 and "running" in md and (tmp_path / "comparison.png").stat().st_size > 0
+
+
+def test_compare_a_folder_of_runs_and_an_earlier_comparison(runs, tmp_path):
+    assert runner.invoke(app, ["compare", str(runs), "--out", str(tmp_path / "a")]).exit_code == 0
+    rows = json.loads((tmp_path / "a" / "comparison.json").read_text())["rows"]
+    assert sorted(r["name"] for r in rows) == ["cnn_002", "cnn_002", "mnistnet1"]
+    merged = runner.invoke(app, ["compare", str(tmp_path / "a" / "comparison.json"), str(runs / "mnistnet1"),
+                                 "--out", str(tmp_path / "b"), "--json"])
+    assert merged.exit_code == 0 and len(json.loads(merged.output)) == 4
+
+
+def test_compare_bad_input_is_one_line(tmp_path):
+    bad = tmp_path / "comparison.json"
+    bad.write_text("{not json")
+    for target in (bad, tmp_path / "missing"):
+        result = runner.invoke(app, ["compare", str(target), "--out", str(tmp_path / "out")])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert str(target) in result.output
+    assert not (tmp_path / "out").exists()  # nothing half-written
