@@ -15,7 +15,7 @@ from budgetnet.spec import load_spec
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 TARGET = 0.994  # final-epoch test accuracy of the median seed
-BUDGETS = (8000, 7000)  # "fewer than N parameters"
+BUDGETS = (8000, 7000, 6000, 5000, 4000, 3000)  # "fewer than N parameters"
 
 
 def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None, on_epoch=None,

@@ -14,6 +14,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from budgetnet.augment import random_affine
 from budgetnet.compile import Network, build
 from budgetnet.data import Dataset, Split
+from budgetnet.errors import CheckpointError
 from budgetnet.schedule import make_optimizer, make_scheduler
 from budgetnet.scores import confusion_matrix, scores
 from budgetnet.spec import DistillCfg, Spec, load_spec
@@ -84,9 +85,12 @@ def accuracy(model, split: Split, mean: float, std: float) -> float:
 class Teacher:
     """A trained budgetnet checkpoint whose softened outputs the student also learns from."""
 
-    def __init__(self, cfg: DistillCfg, device: torch.device):
+    def __init__(self, cfg: DistillCfg, device: torch.device, origin: str):
         from budgetnet.checkpoint import load_checkpoint  # checkpoint -> compile; imported late like a plugin
-        self.model, ckpt = load_checkpoint(cfg.teacher)
+        try:
+            self.model, ckpt = load_checkpoint(cfg.teacher)
+        except CheckpointError as e:
+            raise CheckpointError(f"{origin}: train.distill.teacher: {e}") from None
         self.model.to(device).eval().requires_grad_(False)
         self.mean, self.std = ckpt["metrics"]["mean"], ckpt["metrics"]["std"]
         self.cfg = cfg
@@ -118,7 +122,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     metrics = Metrics(spec.name, model.num_params(), 0, 0.0, None, None, None, seed, backend or spec.backend,
                       str(dev), len(train_set), data.mean, data.std, torch.get_num_threads())
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
-    teacher = Teacher(cfg.distill, dev) if cfg.distill else None
+    teacher = Teacher(cfg.distill, dev, spec.origin) if cfg.distill else None
     result = TrainResult(model, metrics, opt, sched, gen, ema)
     if resume:
         _restore(result, resume)

@@ -172,3 +172,48 @@ def test_atomic_writes_get_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def _tiny(**train) -> dict:
+    return {"name": "tiny", "layers": [{"conv": {"out": 4, "k": 3}}, "relu", "bn", {"maxpool": 2}, "gap",
+                                       {"conv": {"out": 10, "k": 1}}, "flatten"],
+            "train": {"epochs": 3, "batch_size": 64, **train}}
+
+
+def test_ema_model_is_the_one_kept_and_resumes_exactly(tmp_path):
+    plain = train_run(_tiny(), tmp_path / "plain", subset=512, seed=3)
+    ema = train_run(_tiny(ema=0.9), tmp_path / "ema", subset=512, seed=3)
+    assert [h.train_loss for h in ema.history] == [h.train_loss for h in plain.history]  # same raw training
+    kept = torch.load(tmp_path / "ema" / "checkpoint.pt", weights_only=True)["state_dict"]
+    raw = torch.load(tmp_path / "plain" / "checkpoint.pt", weights_only=True)["state_dict"]
+    first_weight = next(k for k in raw if k.endswith("weight"))
+    assert kept.keys() == raw.keys()  # a plain model's checkpoint: no averaging wrapper inside
+    assert not torch.equal(kept[first_weight], raw[first_weight])  # the average, not the last step
+    assert evaluate_checkpoint(tmp_path / "ema" / "checkpoint.pt").test_acc == ema.test_acc
+
+    def interrupt(stat, result):
+        if stat.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(_tiny(ema=0.9), tmp_path / "cut", subset=512, seed=3, on_epoch=interrupt)
+    resumed = train_run(_tiny(ema=0.9), tmp_path / "cut", subset=512, seed=3, resume=True)
+    assert (resumed.val_acc, resumed.test_acc) == (ema.val_acc, ema.test_acc)
+
+
+def test_distillation_mixes_in_the_teacher_and_alpha_zero_is_plain_training(tmp_path, trained):
+    teacher = str(trained / "checkpoint.pt")
+    plain = train_run(_tiny(), tmp_path / "plain", subset=512, seed=4)
+    off = train_run(_tiny(distill={"teacher": teacher, "alpha": 0.0}), tmp_path / "off", subset=512, seed=4)
+    on = train_run(_tiny(distill={"teacher": teacher, "alpha": 0.7, "temperature": 3.0}), tmp_path / "on",
+                   subset=512, seed=4)
+    assert [h.train_loss for h in off.history] == pytest.approx([h.train_loss for h in plain.history])
+    assert on.history[0].train_loss != pytest.approx(plain.history[0].train_loss)
+    assert on.params == plain.params  # the teacher is never the student's parameters
+
+
+def test_a_missing_teacher_is_one_line(tmp_path, write_yaml):
+    import yaml
+    spec = write_yaml(yaml.safe_dump(_tiny(distill={"teacher": str(tmp_path / "nope.pt")})))
+    result = runner.invoke(app, ["train", spec, "--out", str(tmp_path / "run"), "--subset", "128"])
+    assert result.exit_code == 2 and "nope.pt" in result.output and "Traceback" not in result.output
