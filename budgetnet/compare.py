@@ -156,11 +156,22 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_comparison(inputs: list[str | Path], out: str | Path, title: str = "Model comparison") -> list[dict]:
+def not_started(name: str, out: Path) -> dict:
+    """A row for a model that should be compared but has no run yet, with the command that starts it."""
+    spec = load_spec(name)
+    return _row(spec, out / spec.name, [], status="not started",
+                command=f"budgetnet train {name} --out {out / spec.name} --full-train")
+
+
+def write_comparison(inputs: list[str | Path], out: str | Path, title: str = "Model comparison",
+                     expect: tuple[str, ...] = ()) -> list[dict]:
+    """Compare `inputs` into OUT; every name in `expect` without a row is listed as not started."""
+    out = Path(out)
     rows = collect_rows(inputs)
+    have = {r["name"] for r in rows}
+    rows += [not_started(name, out) for name in expect if load_spec(name).name not in have]
     if not rows:
         raise CompareError("nothing to compare: no runs found in " + ", ".join(map(str, inputs)))
-    out = Path(out)
     atomic.write_json(out / "comparison.json", {"generated_by": "budgetnet compare", "rows": rows})
     atomic.write_text(out / "comparison.md", f"# {title}\n\n{markdown(rows)}\n")
     plots.comparison(rows, out / "comparison.png", title)

@@ -55,6 +55,15 @@ def test_compare_a_folder_of_runs_and_an_earlier_comparison(runs, tmp_path):
     assert merged.exit_code == 0 and len(json.loads(merged.output)) == 4
 
 
+def test_expected_models_without_runs_are_listed_as_not_started(runs, tmp_path):
+    result = runner.invoke(app, ["compare", str(runs / "mnistnet1"), "--out", str(tmp_path), "--expect", "mnistnet1",
+                                 "--expect", "vit_003", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [(r["name"], r["status"]) for r in rows] == [("mnistnet1", "finished"), ("vit_003", "not started")]
+    assert rows[1]["command"].startswith("budgetnet train vit_003 --out") and rows[1]["params"] == 1_199_882
+
+
 def test_compare_bad_input_is_one_line(tmp_path):
     bad = tmp_path / "comparison.json"
     bad.write_text("{not json")

@@ -42,12 +42,13 @@ def results(reports: Path = typer.Option(Path("reports"), help="Directory search
 def compare(inputs: List[Path] = typer.Argument(..., help="Run folders (metrics.json), confirmations (confirm.json), comparison.json files, or folders of them."),
             out: Path = typer.Option(..., "--out", help="Folder for comparison.json, comparison.md and comparison.png."),
             title: str = typer.Option("Model comparison", help="Title of the table and the chart."),
+            expect: List[str] = typer.Option([], "--expect", help="A model (zoo name or spec) that belongs in the table; listed as 'not started', with its command, when no run of it is found (repeatable)."),
             as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON.")):
     """Compare runs: accuracy, macro F1, training time, images/s, params and MACs per model, as a
     Markdown table, JSON and a chart. Runs still going are listed with the command that continues them."""
     from budgetnet.compare import markdown, write_comparison
 
-    rows = write_comparison(inputs, out, title)
+    rows = write_comparison(inputs, out, title, tuple(expect))
     if as_json:
         print_json(rows)
         return
