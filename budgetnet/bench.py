@@ -223,5 +223,6 @@ def bench_target(spec, seeds=(0, 1, 2), limit_s: float = 45.0, target: float = 0
     median_acc = statistics.median(r["test_acc"] for r in rows)
     return {"spec": spec.name, "params": count_params(spec), "epochs": spec.train.epochs,
             "batch_size": spec.train.batch_size, "train_images": len(data.train), "threads": torch.get_num_threads(),
+            "samples": len(data.train) * spec.train.epochs,  # the second frontier: training samples to target
             "seeds": rows, "median_seconds": median_s, "median_test_acc": median_acc, "limit_seconds": limit_s,
             "target": target, "reached": median_acc >= target and median_s <= limit_s}

@@ -21,6 +21,7 @@ def test_bench_target_reports_seconds_accuracy_and_verdict(tmp_path):
     assert result.exit_code == 0, result.output
     r = json.loads(result.output)
     assert [row["seed"] for row in r["seeds"]] == [0, 1] and r["train_images"] == 512
+    assert r["samples"] == 512 * r["epochs"]
     assert all(row["seconds"] > 0 and 0 < row["test_acc"] <= 1 for row in r["seeds"])
     assert r["reached"] is (r["median_seconds"] <= 1000)  # accuracy 0.0 is always met
     strict = runner.invoke(app, ["bench", "target", "cnn_002", "--seed", "0", "--subset", "512", "--accuracy", "1.0"])

@@ -105,7 +105,7 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
         print_json(r)
         return
     console.print(f"{r['spec']}: {r['params']:,} params, {r['epochs']} epochs, batch {r['batch_size']}, "
-                  f"{r['train_images']:,} training images, {r['threads']} threads")
+                  f"{r['train_images']:,} training images ({r['samples']:,} samples), {r['threads']} threads")
     for row in r["seeds"]:
         console.print(f"  seed {row['seed']}: {row['seconds']:6.1f} s, test {100 * row['test_acc']:.2f}%, "
                       f"{row['images_per_s']:,.0f} img/s")
