@@ -17,7 +17,7 @@ from budgetnet.compile import summarize
 from budgetnet.errors import BudgetnetError
 from budgetnet.spec import load_spec
 
-FIELDS = ("name", "source", "params", "macs", "backend", "status", "test_acc", "f1_macro", "train_seconds",
+FIELDS = ("name", "source", "params", "macs", "backend", "status", "val_acc", "test_acc", "f1_macro", "train_seconds",
           "images_per_s", "device", "threads", "seeds", "epochs", "train_images", "claim", "path", "command")
 
 
@@ -77,7 +77,7 @@ def _seed_entry(run: Path) -> dict:
     if f1 is None and (run / "checkpoint.pt").is_file():
         from budgetnet.runs import evaluate_checkpoint  # needs the test data: only when missing
         f1 = evaluate_checkpoint(run / "checkpoint.pt").scores.f1_macro
-    return {"seed": m["seed"], "test_acc": m["test_acc"], "f1_macro": f1, "seconds": round(m["seconds"], 1),
+    return {"seed": m["seed"], "val_acc": m.get("val_acc"), "test_acc": m["test_acc"], "f1_macro": f1, "seconds": round(m["seconds"], 1),
             "images_per_s": m.get("images_per_s"), "device": m.get("device"), "threads": m.get("threads"),
             "epochs": m["epochs"], "train_images": m["train_images"], "backend": m.get("backend")}
 
@@ -91,7 +91,8 @@ def _row(spec, folder: Path, seeds: list[dict], status: str = "finished", comman
 
     first = seeds[0] if seeds else {}
     return {"name": spec.name, "source": spec.source, "params": s.params, "macs": s.macs,
-            "backend": first.get("backend") or spec.backend, "status": status, "test_acc": median("test_acc"),
+            "backend": first.get("backend") or spec.backend, "status": status, "val_acc": median("val_acc"),
+            "test_acc": median("test_acc"),
             "f1_macro": median("f1_macro"), "train_seconds": median("seconds"), "images_per_s": median("images_per_s"),
             "device": first.get("device"), "threads": first.get("threads"), "seeds": seeds,
             "epochs": first.get("epochs", spec.train.epochs), "train_images": first.get("train_images"),
@@ -141,9 +142,9 @@ def markdown(rows: list[dict]) -> str:
     def pct(v):
         return f"{100 * v:.2f}" if v is not None else "-"
 
-    lines = ["| model | source | params | MACs | backend | test accuracy % (median) | per seed | macro F1 | "
-             "train s | img/s | device x threads | status |",
-             "|---|---|---:|---:|---|---:|---|---:|---:|---:|---|---|"]
+    lines = ["| model | source | params | MACs | backend | val % (median) | test accuracy % (median) | per seed | "
+             "macro F1 | train s | img/s | device x threads | status |",
+             "|---|---|---:|---:|---|---:|---:|---|---:|---:|---:|---|---|"]
     for r in rows:
         per_seed = ", ".join(pct(e["test_acc"]) for e in r["seeds"]) or "-"
         f1 = f"{r['f1_macro']:.4f}" if r["f1_macro"] is not None else "-"
@@ -151,7 +152,7 @@ def markdown(rows: list[dict]) -> str:
         ips = f"{r['images_per_s']:,.0f}" if r["images_per_s"] is not None else "-"
         status = r["status"] if not r.get("command") else f"{r['status']} (`{r['command']}`)"
         lines.append(f"| {r['name']} | {r['source']} | {r['params']:,} | {r['macs']:,} | {r['backend']} | "
-                     f"{pct(r['test_acc'])} | {per_seed} | {f1} | {secs} | {ips} | {r['device']} x {r['threads']} | "
+                     f"{pct(r.get('val_acc'))} | {pct(r['test_acc'])} | {per_seed} | {f1} | {secs} | {ips} | {r['device']} x {r['threads']} | "
                      f"{status} |")
     return "\n".join(lines)
 

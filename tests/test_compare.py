@@ -5,6 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from budgetnet.cli import app
+from budgetnet.compare import FIELDS
 from budgetnet.results import confirm
 from budgetnet.runs import train_run
 from budgetnet.spec import load_spec
@@ -34,6 +35,8 @@ def test_compare_lists_every_run_with_its_figures(runs, tmp_path):
     rows = json.loads((tmp_path / "comparison.json").read_text())["rows"]
     assert [r["name"] for r in rows] == ["cnn_002", "mnistnet1", "cnn_002"]
     confirmed, single, going = rows
+    assert all(set(r) == set(FIELDS) for r in rows)
+    assert confirmed["val_acc"] == sorted(e["val_acc"] for e in confirmed["seeds"])[1]
     per_seed = sorted(e["test_acc"] for e in confirmed["seeds"])
     assert [e["seed"] for e in confirmed["seeds"]] == [0, 1, 2] and confirmed["test_acc"] == per_seed[1]
     assert confirmed["f1_macro"] == sorted(e["f1_macro"] for e in confirmed["seeds"])[1]
