@@ -20,3 +20,12 @@ def print_json(obj) -> None:
 
 def fmt_int(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
+
+
+THREADS_HELP = "Torch CPU threads (default: torch's own, usually one per core). One per job when jobs share the cores."
+
+
+def set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+        torch.set_num_threads(threads)

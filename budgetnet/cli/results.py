@@ -6,18 +6,20 @@ from typing import List, Optional
 
 import typer
 
-from budgetnet.cli.common import console, print_json
+from budgetnet.cli.common import THREADS_HELP, console, print_json, set_threads
 
 
 def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a search's best.yaml)."),
             out: Path = typer.Option(..., "--out", help="Directory: seedK/ runs and confirm.json."),
             seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds to train (repeatable)."),
             data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
-            full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (the final-model protocol, after selecting on validation).")):
+            full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (the final-model protocol, after selecting on validation)."),
+            threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP)):
     """Train a spec with its recipe once per seed and record each final-epoch test accuracy
     (resumable: finished seeds are kept)."""
     from budgetnet.results import confirm as run_confirm
 
+    set_threads(threads)
     def on_epoch(stat, result):
         val = f"val {100 * stat.val_acc:.2f}% " if stat.val_acc is not None else ""
         console.print(f"  seed {result.metrics.seed} epoch {stat.epoch:>2} loss {stat.train_loss:.4f} {val}{stat.seconds:.0f}s")

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from budgetnet.cli.common import console, print_json
+from budgetnet.cli.common import THREADS_HELP, console, print_json, set_threads
 from budgetnet.runs import evaluate_checkpoint, train_run
 from budgetnet.spec import load_spec
 
@@ -24,8 +24,10 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
           backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
           device: str = typer.Option("auto", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."),
           full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (no validation split) for a final model."),
-          resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out.")):
+          resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+          threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP)):
     """Train a spec with its recipe; Ctrl-C keeps the last finished epoch for --resume."""
+    set_threads(threads)
     s = load_spec(spec)
     epochs_total = epochs or s.train.epochs
     with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
