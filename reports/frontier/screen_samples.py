@@ -12,7 +12,8 @@ from budgetnet.data import load_dataset
 from budgetnet.spec import load_spec
 from budgetnet.train import train
 
-OUT = Path(__file__).parent
+OUT = Path(__file__).parent / "samples"  # runs.jsonl: one line per finished run
+OUT.mkdir(exist_ok=True)
 LOG = OUT / "runs.jsonl"
 EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
 base = load_spec("best_lean7k").to_dict()
