@@ -1,11 +1,12 @@
 """`budgetnet compare` on small runs: rows, medians, F1, a run still going, bad input."""
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from budgetnet.cli import app
-from budgetnet.compare import FIELDS
+from budgetnet.compare import FIELDS, collect_rows, markdown
 from budgetnet.results import confirm
 from budgetnet.runs import train_run
 from budgetnet.spec import load_spec
@@ -75,3 +76,20 @@ def test_compare_bad_input_is_one_line(tmp_path):
         assert result.exit_code == 2 and "Traceback" not in result.output
         assert str(target) in result.output
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+COMMITTED = sorted((Path(__file__).resolve().parent.parent / "reports").rglob("comparison.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[str(p.parent.name) for p in COMMITTED])
+def test_committed_comparisons_are_what_compare_generates(path):
+    """Every finished row of a committed comparison.json is what `budgetnet compare` reads from its
+    run folder now: a rerun or a copied-in run without regenerating the table fails here."""
+    repo = Path(__file__).resolve().parent.parent
+    rows = json.loads(path.read_text())["rows"]
+    for row in rows:
+        if row["status"] == "finished" and (repo / row["path"]).is_dir():
+            (fresh,) = collect_rows([repo / row["path"]])
+            assert {k: v for k, v in fresh.items() if k != "path"} == {k: v for k, v in row.items() if k != "path"}
+    md = (path.parent / "comparison.md").read_text()
+    assert markdown(rows) in md and (path.parent / "comparison.png").is_file()
