@@ -121,25 +121,30 @@ EXTERNAL_POINT = (3762, 99.52)
 
 
 def results_pareto(models: list[dict], path: str | Path) -> None:
-    """Parameters vs test accuracy of every confirmed model: each seed a dot, the median a bar."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for m in models:
-        accs = [100 * v for v in m["test_acc"].values()]
-        seed_model = m["name"].startswith("mnistnet")
-        ax.scatter([m["params"]] * len(accs), accs, color="tab:orange" if seed_model else "tab:blue", alpha=0.5, s=18)
-        ax.hlines(100 * m["median_test_acc"], m["params"] * 0.97, m["params"] * 1.03,
-                  color="tab:orange" if seed_model else "tab:blue")
-        ax.annotate(m["name"], (m["params"], 100 * m["median_test_acc"]), textcoords="offset points",
-                    xytext=(5, 5), fontsize=8)
+    """Parameters vs test accuracy of the final models (trained on all 60,000 images): each seed a
+    dot, the median a bar. Models far below the target sit on the bottom edge with their median."""
+    final = [m for m in models if m.get("full_train")]
+    floor = 98.9
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, m in enumerate(sorted(final, key=lambda m: m["params"])):
+        color = "tab:orange" if m["name"].startswith("mnistnet") else "tab:blue"
+        accs = [max(floor, 100 * v) for v in m["test_acc"].values()]
+        median = 100 * m["median_test_acc"]
+        ax.scatter([m["params"]] * len(accs), accs, color=color, alpha=0.5, s=18)
+        ax.hlines(max(floor, median), m["params"] * 0.97, m["params"] * 1.03, color=color)
+        label = m["name"] if median >= floor else f"{m['name']} ({median:.2f}%, below)"
+        ax.annotate(label, (m["params"], max(floor, median)), textcoords="offset points",
+                    xytext=(5, 6 if i % 2 else -11), fontsize=8)  # alternate above / below: neighbours overlap
     ax.axhline(99.4, color="black", linestyle="--", linewidth=1, label="target 99.40%")
     # not ours, not by our protocol: one run, its test set used for selection
     ax.scatter([EXTERNAL_POINT[0]], [EXTERNAL_POINT[1]], marker="x", color="grey", s=40,
                label="external reference: 3,762 params, 99.52% (public, one run, selected on test)")
+    ax.set_ylim(floor - 0.05, 99.7)
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy (%), final epoch")
-    ax.set_title("Confirmed models (orange: seed 004's MnistNets; bar: median of seeds)")
-    ax.margins(x=0.12, y=0.12)
-    ax.legend(loc="lower right", fontsize=7)
+    ax.set_title("Final models, 60,000 images (orange: seed 004's MnistNets; bar: median of seeds)", fontsize=10)
+    ax.margins(x=0.12)
+    ax.legend(loc="lower left", fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
