@@ -151,8 +151,9 @@ def markdown(rows: list[dict]) -> str:
         secs = f"{r['train_seconds']:,.0f}" if r["train_seconds"] is not None else "-"
         ips = f"{r['images_per_s']:,.0f}" if r["images_per_s"] is not None else "-"
         status = r["status"] if not r.get("command") else f"{r['status']} (`{r['command']}`)"
+        where = f"{r['device']} x {r['threads']}" if r["device"] else "-"
         lines.append(f"| {r['name']} | {r['source']} | {r['params']:,} | {r['macs']:,} | {r['backend']} | "
-                     f"{pct(r.get('val_acc'))} | {pct(r['test_acc'])} | {per_seed} | {f1} | {secs} | {ips} | {r['device']} x {r['threads']} | "
+                     f"{pct(r.get('val_acc'))} | {pct(r['test_acc'])} | {per_seed} | {f1} | {secs} | {ips} | {where} | "
                      f"{status} |")
     return "\n".join(lines)
 
