@@ -1,4 +1,4 @@
-"""best_5k's recipe (the picked lever) on the same layout at 3K and 6K widths."""
+"""best_5k's recipe (the picked lever) on the same layout at 3K, 4K and 6K widths."""
 import copy
 from pathlib import Path
 
@@ -17,7 +17,9 @@ def widths(spec, ws):
     return s
 
 
-for name, ws, budget in (("best_3k", (5, 10, 5, 10, 10, 10), 2999), ("best_6k", (7, 15, 7, 14, 15, 13), 5999)):
+SIZES = (("best_3k", (5, 10, 5, 10, 10, 10), 2999), ("best_4k", (6, 12, 6, 11, 12, 11), 3999),
+         ("best_6k", (7, 15, 7, 14, 15, 13), 5999))
+for name, ws, budget in SIZES:
     s = widths(best, ws)
     s["name"], s["budget"] = name, {"max_params": budget, "max_epochs": 15}
     s["source"] = f"best_5k's layout and recipe at widths {'-'.join(map(str, ws))} (frontier issue)"

@@ -14,8 +14,9 @@ budgetnet confirm $F/levers/specs/lean5k_distill.yaml --out $F/levers/lean5k_dis
 python $F/pick.py                                               # highest median validation -> best_5k.yaml
 # 2. final-model protocol (60,000 images, seeds 0-2, final-epoch test accuracy)
 budgetnet confirm $F/best_5k.yaml --out $F/best_5k --full-train
-python $F/gen_sizes.py                                          # the same recipe at 3K (and 6K) widths
+python $F/gen_sizes.py                                          # the same recipe at 3K, 4K (and 6K) widths
 budgetnet confirm $F/best_3k.yaml --out $F/best_3k --full-train
+budgetnet confirm $F/best_4k.yaml --out $F/best_4k --full-train
 # (best_6k.yaml is generated too; its confirmation was not run: best_5k already reaches the target)
 # 3. samples to target: best_lean7k's layout on 2-epoch schedules (screen on validation, then test),
 #    then its shipped recipe compressed to 3 and 4 epochs (test, seeds 0-2)
