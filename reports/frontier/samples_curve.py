@@ -1,6 +1,6 @@
 """Samples to target, the curve: best_lean7k's own recipe compressed to E epochs (OneCycle over
 the shorter run), all 60,000 images, seeds 0-2, final-epoch test accuracy. Appends to runs.jsonl."""
-import copy, json, statistics, sys
+import json, statistics, sys
 from pathlib import Path
 from budgetnet.data import load_dataset
 from budgetnet.spec import load_spec

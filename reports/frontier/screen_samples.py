@@ -3,10 +3,9 @@ Stage 1: recipe variants, 1 seed, 55,000/5,000 split, selected on validation.
 Stage 2: the top 3 by validation, seeds 1 and 2 added; the best median validation wins.
 Stage 3: the winner on all 60,000 images, seeds 0-2, final-epoch test accuracy (the report).
 Resumable: every finished run is a line in runs.jsonl, skipped on rerun."""
-import copy, json, statistics, sys, time
+import copy, json, statistics, sys
 from pathlib import Path
 
-import torch
 
 from budgetnet.data import load_dataset
 from budgetnet.spec import load_spec
