@@ -175,7 +175,7 @@ def comparison(rows: list[dict], path: str | Path, title: str) -> None:
             positive = [v for v in values if v > 0] or [1]
             ax.set_xlim(min(positive) / 3, max(positive) * 3)
         for i, (v, r) in enumerate(zip(values, rows)):
-            text = "running" if r["status"] != "finished" and key != "params" else (
+            text = r["status"].split(":")[0] if r["status"] != "finished" and key != "params" else (
                 f"{v:.2f}" if key == "test_acc" else f"{v:.4f}" if key == "f1_macro" else f"{v:,.0f}")
             ax.annotate(text, (v if v else ax.get_xlim()[0], i), xytext=(3, 0), textcoords="offset points",
                         va="center", fontsize=7)
