@@ -52,7 +52,7 @@ def collect_rows(inputs: list[str | Path]) -> list[dict]:
 def _rows_in(folder: Path) -> list[dict]:
     if (folder / "confirm.json").is_file() or _seed_runs(folder):
         return [_confirm_row(folder)]
-    if (folder / "metrics.json").is_file() or (folder / "checkpoint.pt").is_file():
+    if _started(folder):
         return [_run_row(folder)]
     rows = [row for sub in sorted(p for p in folder.iterdir() if p.is_dir()) for row in _rows_in(sub)]
     if not rows and not any(folder.iterdir()):
@@ -108,11 +108,10 @@ def _confirm_row(folder: Path) -> dict:
                     folder, [_seed_entry(r) for r in finished])
     spec, done = _progress(going[0])
     seeds = " ".join(f"--seed {r.name[4:]}" for r in runs)
-    full = " --full-train" if done.get("train_images") == 60_000 else ""
     row = _row(spec, folder, [_seed_entry(r) for r in finished],
                status=f"running: {len(finished)} of {len(runs)} seeds finished, {going[0].name} at epoch "
                       f"{done.get('epochs', 0)} of {spec.train.epochs}",
-               command=f"budgetnet confirm {spec.name} --out {folder}{full} {seeds}")
+               command=f"budgetnet confirm {spec.name} --out {folder}{_full_train_flag(done)} {seeds}")
     return _with_progress(row, done)
 
 
@@ -120,9 +119,8 @@ def _run_row(folder: Path) -> dict:
     if (folder / "metrics.json").is_file():
         return _row(load_spec(folder / "spec.yaml"), folder, [_seed_entry(folder)])
     spec, done = _progress(folder)
-    full = " --full-train" if done.get("train_images") == 60_000 else ""
     row = _row(spec, folder, [], status=f"running: epoch {done.get('epochs', 0)} of {spec.train.epochs} done",
-               command=f"budgetnet train {spec.name} --out {folder}{full} --resume")
+               command=f"budgetnet train {spec.name} --out {folder}{_full_train_flag(done)} --resume")
     return _with_progress(row, done)
 
 
@@ -130,6 +128,10 @@ def _progress(run: Path):
     """The spec and the metrics so far of a run that has not finished (its checkpoint's resume state)."""
     ckpt = read_checkpoint(run / "checkpoint.pt")
     return load_spec(ckpt["spec"]), (ckpt.get("resume") or {}).get("metrics", {})
+
+
+def _full_train_flag(done: dict) -> str:
+    return " --full-train" if done.get("train_images") == 60_000 else ""  # all of MNIST's training file
 
 
 def _with_progress(row: dict, done: dict) -> dict:
