@@ -105,7 +105,7 @@ def test_attention_equals_torch(causal):
 
 
 @pytest.mark.parametrize("causal", [False, True])
-@pytest.mark.parametrize("block", [1 << 22, 40])  # one block; 40 scores = blocks of 2 or 3 query rows
+@pytest.mark.parametrize("block", [1 << 22, 40])  # one block; 40 scores = blocks of 1 pair x 5 query rows
 def test_attention_gradients_equal_torch(causal, block, monkeypatch):
     from budgetnet.layers import attention
     monkeypatch.setattr(attention, "BLOCK_ELEMENTS", block)
