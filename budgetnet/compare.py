@@ -106,11 +106,11 @@ def _confirm_row(folder: Path) -> dict:
     if not going:
         return _row(load_spec(folder / "spec.yaml" if (folder / "spec.yaml").is_file() else finished[0] / "spec.yaml"),
                     folder, [_seed_entry(r) for r in finished])
-    spec, done = _progress(going[0])
+    spec, done, within = _progress(going[0])
     seeds = " ".join(f"--seed {r.name[4:]}" for r in runs)
     row = _row(spec, folder, [_seed_entry(r) for r in finished],
                status=f"running: {len(finished)} of {len(runs)} seeds finished, {going[0].name} at epoch "
-                      f"{done.get('epochs', 0)} of {spec.train.epochs}",
+                      f"{done.get('epochs', 0)} of {spec.train.epochs}{within}",
                command=f"budgetnet confirm {spec.name} --out {folder}{_full_train_flag(done)} {seeds}")
     return _with_progress(row, done)
 
@@ -118,16 +118,22 @@ def _confirm_row(folder: Path) -> dict:
 def _run_row(folder: Path) -> dict:
     if (folder / "metrics.json").is_file():
         return _row(load_spec(folder / "spec.yaml"), folder, [_seed_entry(folder)])
-    spec, done = _progress(folder)
-    row = _row(spec, folder, [], status=f"running: epoch {done.get('epochs', 0)} of {spec.train.epochs} done",
+    spec, done, within = _progress(folder)
+    row = _row(spec, folder, [], status=f"running: epoch {done.get('epochs', 0)} of {spec.train.epochs} done{within}",
                command=f"budgetnet train {spec.name} --out {folder}{_full_train_flag(done)} --resume")
     return _with_progress(row, done)
 
 
 def _progress(run: Path):
-    """The spec and the metrics so far of a run that has not finished (its checkpoint's resume state)."""
+    """The spec, the metrics so far and the place inside the current epoch (text) of a run that
+    has not finished, from its checkpoint's resume state."""
     ckpt = read_checkpoint(run / "checkpoint.pt")
-    return load_spec(ckpt["spec"]), (ckpt.get("resume") or {}).get("metrics", {})
+    resume, spec = ckpt.get("resume") or {}, load_spec(ckpt["spec"])
+    done, place = resume.get("metrics", {}), resume.get("progress")
+    if not place:
+        return spec, done, ""
+    steps = done.get("train_images", 0) // spec.train.batch_size
+    return spec, done, f", epoch {place['epoch']} at step {place['step']} of {steps}"
 
 
 def _full_train_flag(done: dict) -> str:

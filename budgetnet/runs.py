@@ -18,9 +18,10 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
               data_dir: str | None = None, backend: str | None = None, device: str | None = None,
               full_train: bool = False, resume: bool = False,
               on_batch: Callable[[int], None] | None = None,
-              on_epoch: Callable | None = None) -> Metrics:
-    """Train and write DIR/checkpoint.pt (after every epoch: Ctrl-C loses at most one epoch),
-    DIR/metrics.json and DIR/curves.png. `resume=True` continues DIR/checkpoint.pt."""
+              on_epoch: Callable | None = None, checkpoint_minutes: float = 10.0) -> Metrics:
+    """Train and write DIR/checkpoint.pt (after every epoch and every `checkpoint_minutes` within
+    one: an interruption loses at most that much), DIR/metrics.json and DIR/curves.png.
+    `resume=True` continues DIR/checkpoint.pt exactly where it was written."""
     out = Path(out)
     spec = load_spec(x)
     state = None
@@ -36,8 +37,12 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
         if on_epoch:
             on_epoch(stat, result)
 
+    def within_epoch(result, progress):
+        save_checkpoint(out / "checkpoint.pt", result.model, result.metrics.to_dict(), resume_state(result, progress))
+
     result = train(spec, data, epochs=epochs, seed=seed, device=device, backend=backend,
-                   on_epoch=after_epoch, on_batch=on_batch, resume=state)
+                   on_epoch=after_epoch, on_batch=on_batch, resume=state,
+                   on_checkpoint=within_epoch, checkpoint_every=60 * checkpoint_minutes)
     metrics = result.metrics.to_dict()
     metrics["full_train"] = full_train
     save_checkpoint(out / "checkpoint.pt", result.model.cpu(), metrics)

@@ -64,6 +64,17 @@ class TrainResult:
     scheduler: object
     generator: torch.Generator  # drives batch order and augmentation
     ema: AveragedModel | None = None  # the weight average that is evaluated and kept, when the recipe asks
+    progress: EpochProgress | None = None  # a resumed checkpoint's place inside an epoch
+
+
+@dataclass
+class EpochProgress:
+    """Where a checkpoint fell inside an epoch; with the RNG states, resuming there is exact."""
+    epoch: int
+    step: int  # steps of the epoch done
+    perm: torch.Tensor  # the epoch's batch order
+    loss_sum: torch.Tensor
+    seconds: float  # training seconds of the epoch so far
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -107,10 +118,13 @@ class Teacher:
 def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: int = 0,
           device: str | None = None, backend: str | None = None, eval_test: bool = True,
           on_epoch: Callable[[EpochStat, "TrainResult"], None] | None = None,
-          on_batch: Callable[[int], None] | None = None, resume: dict | None = None) -> TrainResult:
+          on_batch: Callable[[int], None] | None = None, resume: dict | None = None,
+          on_checkpoint: Callable[["TrainResult", EpochProgress], None] | None = None,
+          checkpoint_every: float = 600.0) -> TrainResult:
     """Train `spec` with its recipe (`epochs` overrides). `on_epoch` runs after every epoch (it may
     raise to stop, e.g. optuna.TrialPruned); `on_batch(n_images)` feeds a progress bar;
-    `resume` is a checkpoint's resume state (see `resume_state` below)."""
+    `on_checkpoint` runs every `checkpoint_every` seconds inside an epoch, so that an epoch of hours
+    is not lost to an interruption; `resume` is a checkpoint's resume state (see `resume_state`)."""
     spec, dev = load_spec(spec), resolve_device(device)
     cfg, epochs = spec.train, epochs or spec.train.epochs
     model = build(spec, backend=backend, seed=seed).to(dev)  # seeds torch's global RNG too
@@ -127,11 +141,15 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     if resume:
         _restore(result, resume)
     for epoch in range(metrics.epochs + 1, epochs + 1):
-        start = time.perf_counter()
+        start = saved_at = time.perf_counter()
         model.train()
-        perm = torch.randperm(len(train_set), device=dev, generator=gen)
-        loss_sum = torch.zeros((), device=dev)
-        for i in range(steps):  # drop the ragged last batch: every step has full BN statistics
+        if result.progress:  # resumed inside this epoch
+            p, result.progress = result.progress, None
+            perm, first, loss_sum, carried = p.perm.to(dev), p.step, p.loss_sum.to(dev), p.seconds
+        else:
+            perm = torch.randperm(len(train_set), device=dev, generator=gen)
+            first, loss_sum, carried = 0, torch.zeros((), device=dev), 0.0
+        for i in range(first, steps):  # drop the ragged last batch: every step has full BN statistics
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             x = random_affine(train_set.x[idx], cfg.augment, gen)
             logits = model((x - data.mean) / data.std)
@@ -147,9 +165,13 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
             loss_sum += loss.detach()
             if on_batch:
                 on_batch(len(idx))
+            if on_checkpoint and i + 1 < steps and time.perf_counter() - saved_at >= checkpoint_every:
+                on_checkpoint(result, EpochProgress(epoch, i + 1, perm, loss_sum, carried + time.perf_counter() - start))
+                saved_at = time.perf_counter()
         kept = ema.module if ema else model
         val = accuracy(kept, val_set, data.mean, data.std) if val_set else None
-        stat = EpochStat(epoch, loss_sum.item() / steps, val, opt.param_groups[0]["lr"], time.perf_counter() - start)
+        stat = EpochStat(epoch, loss_sum.item() / steps, val, opt.param_groups[0]["lr"],
+                         carried + time.perf_counter() - start)
         metrics.history.append(stat)
         metrics.epochs, metrics.seconds, metrics.val_acc = epoch, metrics.seconds + stat.seconds, val
         if val is not None:
@@ -165,12 +187,14 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     return result
 
 
-def resume_state(result: TrainResult) -> dict:
-    """What `train(resume=...)` needs to continue exactly where an epoch ended."""
+def resume_state(result: TrainResult, progress: EpochProgress | None = None) -> dict:
+    """What `train(resume=...)` needs to continue exactly where an epoch ended, or `progress` within one."""
     return {"model": result.model.state_dict(), "optimizer": result.optimizer.state_dict(),
             "scheduler": result.scheduler.state_dict(), "metrics": result.metrics.to_dict(),
             "torch_rng": torch.get_rng_state(), "gen_rng": result.generator.get_state(),
-            "ema": result.ema.state_dict() if result.ema else None}
+            "ema": result.ema.state_dict() if result.ema else None,
+            "progress": {"epoch": progress.epoch, "step": progress.step, "perm": progress.perm.cpu(),
+                         "loss_sum": progress.loss_sum.cpu(), "seconds": progress.seconds} if progress else None}
 
 
 def _restore(result: TrainResult, state: dict) -> None:
@@ -185,3 +209,5 @@ def _restore(result: TrainResult, state: dict) -> None:
     result.metrics.epochs, result.metrics.seconds = m["epochs"], m["seconds"]
     result.metrics.val_acc, result.metrics.best_val_acc = m["val_acc"], m["best_val_acc"]
     result.metrics.history = [EpochStat(**h) for h in m["history"]]
+    if state.get("progress"):
+        result.progress = EpochProgress(**state["progress"])

@@ -21,11 +21,20 @@ def runs(tmp_path_factory):
     confirm(one_epoch, root / "cnn_002", seeds=(0, 1, 2), subset=512)
     train_run("mnistnet1", root / "mnistnet1", epochs=1, subset=256)
 
-    def stop_after_first_epoch(stat, result):
-        raise KeyboardInterrupt
+    epochs_done, batches = [], []
+
+    def stop_inside_the_second_epoch(n):  # at its second step: the checkpoint holds its first
+        batches.append(n)
+        if epochs_done and len(batches) == 2:
+            raise KeyboardInterrupt
+
+    def first_epoch_done(stat, result):
+        epochs_done.append(stat.epoch)
+        batches.clear()
 
     with pytest.raises(KeyboardInterrupt):
-        train_run("cnn_002", root / "going", epochs=2, subset=256, on_epoch=stop_after_first_epoch)
+        train_run("cnn_002", root / "going", epochs=2, subset=256, on_epoch=first_epoch_done,
+                  on_batch=stop_inside_the_second_epoch, checkpoint_minutes=0)
     return root
 
 
@@ -45,6 +54,7 @@ def test_compare_lists_every_run_with_its_figures(runs, tmp_path):
     assert single["threads"] >= 1 and single["device"] == "cpu" and 0 < single["f1_macro"] <= 1
     assert single["train_seconds"] > 0 and single["images_per_s"] > 0 and single["macs"] == 1_999_492
     assert going["status"].startswith("running: epoch 1 of") and "--resume" in going["command"]
+    assert "epoch 2 at step 1 of " in going["status"]
     assert going["test_acc"] is None and going["seeds"] == []
     md = (tmp_path / "comparison.md").read_text()
     assert md.count("| cnn_002 |") == 2 and "running" in md and (tmp_path / "comparison.png").stat().st_size > 0

@@ -59,6 +59,25 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     assert resumed.test_acc == full.test_acc
 
 
+def test_run_interrupted_inside_an_epoch_resumes_to_the_same_result(tmp_path):
+    """Checkpoints within an epoch (here after every step): an hours-long epoch is not lost."""
+    full = train_run("mnistnet3", tmp_path / "full", epochs=2, subset=512, seed=2)
+    batches = []
+
+    def interrupt(n):
+        batches.append(n)
+        if len(batches) == 6:  # epoch 2 of 4 steps each: inside it
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run("mnistnet3", tmp_path / "cut", epochs=2, subset=512, seed=2, on_batch=interrupt, checkpoint_minutes=0)
+    progress = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["resume"]["progress"]
+    assert (progress["epoch"], progress["step"]) == (2, 1)
+    resumed = train_run("mnistnet3", tmp_path / "cut", epochs=2, subset=512, seed=2, resume=True)
+    assert [h.train_loss for h in resumed.history] == [h.train_loss for h in full.history]
+    assert (resumed.val_acc, resumed.test_acc) == (full.val_acc, full.test_acc)
+
+
 def test_eval_json_and_confusion(trained, tmp_path):
     before = sorted(p.name for p in trained.iterdir())
     result = runner.invoke(app, ["eval", str(trained / "checkpoint.pt"), "--json"])

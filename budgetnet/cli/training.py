@@ -25,8 +25,10 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
           device: str = typer.Option("auto", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."),
           full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (no validation split) for a final model."),
           resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+          checkpoint_minutes: float = typer.Option(10.0, min=0.1, help="Also checkpoint within an epoch this often (long epochs)."),
           threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP)):
-    """Train a spec with its recipe; Ctrl-C keeps the last finished epoch for --resume."""
+    """Train a spec with its recipe. checkpoint.pt is written after every epoch and every
+    --checkpoint-minutes within one; --resume continues it exactly (same losses, same weights)."""
     set_threads(threads)
     s = load_spec(spec)
     epochs_total = epochs or s.train.epochs
@@ -48,10 +50,11 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
 
         try:
             m = train_run(s, out, epochs=epochs, seed=seed, subset=subset, data_dir=data_dir, backend=backend,
-                          device=device, full_train=full_train, resume=resume, on_batch=on_batch, on_epoch=on_epoch)
+                          device=device, full_train=full_train, resume=resume, on_batch=on_batch, on_epoch=on_epoch,
+                          checkpoint_minutes=checkpoint_minutes)
         except KeyboardInterrupt:
-            console.print(f"interrupted: {out / 'checkpoint.pt'} holds the last finished epoch; "
-                          f"continue with --resume")
+            console.print(f"interrupted: {out / 'checkpoint.pt'} holds the last checkpoint (at most "
+                          f"{checkpoint_minutes:g} minutes ago); continue with --resume")
             raise typer.Exit(130) from None
     val = f"val {100 * m.val_acc:.2f}%, " if m.val_acc is not None else ""
     console.print(f"{m.name}: {m.params:,} params, {m.epochs} epochs in {m.seconds:.1f}s "
