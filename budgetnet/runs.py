@@ -31,6 +31,10 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
             raise CheckpointError(f"{out / 'checkpoint.pt'}: training already finished; nothing to resume")
         state = ckpt["resume"]
     data = load_dataset(data_dir, full_train=full_train, subset=subset)
+    if state and state["metrics"].get("train_images") != len(data.train):  # another batch order: not a resume
+        raise CheckpointError(f"{out / 'checkpoint.pt'}: written for {state['metrics'].get('train_images'):,} training "
+                              f"images, this run has {len(data.train):,}; resume with the interrupted run's "
+                              f"--full-train / --subset")
 
     def after_epoch(stat, result):
         save_checkpoint(out / "checkpoint.pt", result.model, result.metrics.to_dict(), resume_state(result))

@@ -73,6 +73,8 @@ def test_run_interrupted_inside_an_epoch_resumes_to_the_same_result(tmp_path):
         train_run("mnistnet3", tmp_path / "cut", epochs=2, subset=512, seed=2, on_batch=interrupt, checkpoint_minutes=0)
     progress = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["resume"]["progress"]
     assert (progress["epoch"], progress["step"]) == (2, 1)
+    with pytest.raises(CheckpointError, match="written for .* training images, this run has"):
+        train_run("mnistnet3", tmp_path / "cut", epochs=2, subset=256, seed=2, resume=True)  # not the same data
     resumed = train_run("mnistnet3", tmp_path / "cut", epochs=2, subset=512, seed=2, resume=True)
     assert [h.train_loss for h in resumed.history] == [h.train_loss for h in full.history]
     assert (resumed.val_acc, resumed.test_acc) == (full.val_acc, full.test_acc)

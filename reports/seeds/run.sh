@@ -1,7 +1,7 @@
 #!/bin/bash
 # Reference runs of every zoo model of seeds 000-004 with its seed's recipe (issue #16), on all
 # 60,000 training images, one job per core (OMP_NUM_THREADS=1). Rerun to resume: finished runs are
-# kept, an interrupted one continues from its last finished epoch. The runs were made in a folder
+# kept, an interrupted one continues from its last checkpoint (every epoch and every 10 minutes). The runs were made in a folder
 # outside the git tree and copied here when finished (a live run's files are never replaced).
 set -e
 cd "$(dirname "$0")"
@@ -18,6 +18,7 @@ done
 for m in cnn_000 cnn_001 cnn_002 transformer_000; do
   budgetnet bench backends --spec $m --batch 32 --json > bench_backends_$m.json
 done
+budgetnet bench backends --spec transformer_000 --batch 256 --seconds 20 --json > bench_backends_transformer_000_b256.json
 budgetnet compare . --out . --title "The seeds' reference models on budgetnet" \
   --expect cnn_000 --expect cnn_001 --expect cnn_002 --expect transformer_000 --expect cnn_003 \
   --expect deep_cnn_003 --expect vit_003 --expect mnistnet1 --expect mnistnet2 --expect mnistnet3
