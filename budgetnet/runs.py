@@ -36,17 +36,17 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
                               f"images, this run has {len(data.train):,}; resume with the interrupted run's "
                               f"--full-train / --subset")
 
+    def checkpoint(result, progress=None):  # progress: the place inside an epoch, None at its end
+        save_checkpoint(out / "checkpoint.pt", result.model, result.metrics.to_dict(), resume_state(result, progress))
+
     def after_epoch(stat, result):
-        save_checkpoint(out / "checkpoint.pt", result.model, result.metrics.to_dict(), resume_state(result))
+        checkpoint(result)
         if on_epoch:
             on_epoch(stat, result)
 
-    def within_epoch(result, progress):
-        save_checkpoint(out / "checkpoint.pt", result.model, result.metrics.to_dict(), resume_state(result, progress))
-
     result = train(spec, data, epochs=epochs, seed=seed, device=device, backend=backend,
                    on_epoch=after_epoch, on_batch=on_batch, resume=state,
-                   on_checkpoint=within_epoch, checkpoint_every=60 * checkpoint_minutes)
+                   on_checkpoint=checkpoint, checkpoint_every=60 * checkpoint_minutes)
     metrics = result.metrics.to_dict()
     metrics["full_train"] = full_train
     save_checkpoint(out / "checkpoint.pt", result.model.cpu(), metrics)
