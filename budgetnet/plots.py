@@ -170,10 +170,10 @@ def comparison(rows: list[dict], path: str | Path, title: str) -> None:
         if key == "f1_macro":
             finished = [v for v, r in zip(values, rows) if r["status"] == "finished" and v] or [0.9]
             ax.set_xlim(max(0, min(finished) - 0.01), 1)
-        if log:
-            ax.set_xscale("log")
+        if log:  # limits first: a log scale over only unfinished (zero) bars would warn
             positive = [v for v in values if v > 0] or [1]
             ax.set_xlim(min(positive) / 3, max(positive) * 3)
+            ax.set_xscale("log")
         for i, (v, r) in enumerate(zip(values, rows)):
             text = r["status"].split(":")[0] if r["status"] != "finished" and key != "params" else (
                 f"{v:.2f}" if key == "test_acc" else f"{v:.4f}" if key == "f1_macro" else f"{v:,.0f}")

@@ -1,5 +1,6 @@
 """`budgetnet compare` on small runs: rows, medians, F1, a run still going, bad input."""
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,14 @@ def test_expected_models_without_runs_are_listed_as_not_started(runs, tmp_path):
     rows = json.loads(result.output)
     assert [(r["name"], r["status"]) for r in rows] == [("mnistnet1", "finished"), ("vit_003", "not started")]
     assert rows[1]["command"].startswith("budgetnet train vit_003 --out") and rows[1]["params"] == 1_199_882
+
+
+def test_a_comparison_of_unfinished_runs_only_draws_without_warnings(runs, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. a log scale over zero-width (unfinished) bars
+        result = runner.invoke(app, ["compare", str(runs / "going"), "--out", str(tmp_path), "--expect", "vit_003"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "comparison.png").stat().st_size > 0
 
 
 def test_compare_bad_input_is_one_line(tmp_path):
