@@ -19,6 +19,6 @@ for m in cnn_000 cnn_001 cnn_002 transformer_000; do
   budgetnet bench backends --spec $m --batch 32 --json > bench_backends_$m.json
 done
 budgetnet bench backends --spec transformer_000 --batch 256 --seconds 20 --json > bench_backends_transformer_000_b256.json
-budgetnet compare . --out . --title "The seeds' reference models on budgetnet" \
+budgetnet compare . --out . --title "The seeds' reference models on budgetnet (60,000 training images, final-epoch test)" \
   --expect cnn_000 --expect cnn_001 --expect cnn_002 --expect transformer_000 --expect cnn_003 \
   --expect deep_cnn_003 --expect vit_003 --expect mnistnet1 --expect mnistnet2 --expect mnistnet3
