@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 
 import torch
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -70,15 +70,38 @@ def rules_from(raw: dict, source: str) -> Rules:
 
 @dataclass(frozen=True)
 class Verdict:
+    """One rule's verdict. `limit` and `actual` are numbers (None where unknown: a skipped rule);
+    `comparison` says how they compare when the rule passes (`actual <= limit` or `actual >= limit`).
+    Op rules count uses: require is `uses >= 1`, forbid is `uses <= 0`. Accuracy is a fraction."""
     rule: str
-    limit: str
-    actual: str
+    comparison: str  # "<=" or ">="
+    limit: int | float
+    actual: int | float | None
     status: str  # "pass", "fail" or "skipped"
     message: str
+    unit: str = ""
 
     @property
     def ok(self) -> bool:
         return self.status != "fail"
+
+    @property
+    def limit_text(self) -> str:
+        return f"{self.comparison} {_display(self.limit, self.unit)}"
+
+    @property
+    def actual_text(self) -> str:
+        return "-" if self.actual is None else _display(self.actual, self.unit)
+
+    def to_dict(self) -> dict:
+        """Numbers as numbers for scripts; the display strings beside them for people."""
+        return {"rule": self.rule, "comparison": self.comparison, "limit": self.limit, "actual": self.actual,
+                "unit": self.unit, "status": self.status, "ok": self.ok, "message": self.message,
+                "display": {"limit": self.limit_text, "actual": self.actual_text}}
+
+
+def _display(value: int | float, unit: str) -> str:
+    return f"{100 * value:.2f}%" if unit == "accuracy" else f"{value:,}"
 
 
 @dataclass
@@ -103,7 +126,7 @@ class FileResult:
 
     def to_dict(self) -> dict:
         return {"source": self.source, "name": self.name, "status": self.status, "ok": self.ok,
-                "error": self.error, "verdicts": [{**asdict(v), "ok": v.ok} for v in self.verdicts]}
+                "error": self.error, "verdicts": [v.to_dict() for v in self.verdicts]}
 
     @property
     def error_lines(self) -> list[str]:
@@ -127,16 +150,15 @@ def _upper(rule: str, actual: int | None, limit: int | None, unit: str = "", kin
     if limit is None:
         return None
     if actual is None:
-        return _unknown(rule, f"<= {limit:,}", kind)
+        return _unknown(rule, "<=", limit, kind, unit)
     if actual <= limit:
-        return Verdict(rule, f"<= {limit:,}", f"{actual:,}", "pass",
-                       f"{actual:,} <= {limit:,}{unit} ({limit - actual:,} to spare)")
-    return Verdict(rule, f"<= {limit:,}", f"{actual:,}", "fail",
-                   f"{actual:,} > {limit:,}{unit}: over by {actual - limit:,}")
+        return Verdict(rule, "<=", limit, actual, "pass",
+                       f"{actual:,} <= {limit:,} {unit} ({limit - actual:,} to spare)", unit)
+    return Verdict(rule, "<=", limit, actual, "fail", f"{actual:,} > {limit:,} {unit}: over by {actual - limit:,}", unit)
 
 
-def _unknown(rule: str, limit: str, kind: str) -> Verdict:
-    return Verdict(rule, limit, "n/a", "skipped", f"{rule} not verified: unknown for a {kind} input")
+def _unknown(rule: str, comparison: str, limit, kind: str, unit: str = "") -> Verdict:
+    return Verdict(rule, comparison, limit, None, "skipped", f"{rule} not verified: unknown for a {kind} input", unit)
 
 
 def evaluate_rules(spec: Spec, rules: Rules, weights: str | Path | None = None,
@@ -147,53 +169,55 @@ def evaluate_rules(spec: Spec, rules: Rules, weights: str | Path | None = None,
 
 def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, data_dir: str | None = None) -> list[Verdict]:
     out = [
-        _upper("max_params", f.params, rules.max_params, " params", f.kind),
-        _upper("max_macs", f.macs, rules.max_macs, " MACs", f.kind),
-        _upper("max_epochs", f.epochs, rules.max_epochs, " epochs", f.kind),
-        _upper("max_fc_params", f.fc_params, rules.max_fc_params, " FC params", f.kind),
+        _upper("max_params", f.params, rules.max_params, "params", f.kind),
+        _upper("max_macs", f.macs, rules.max_macs, "MACs", f.kind),
+        _upper("max_epochs", f.epochs, rules.max_epochs, "epochs", f.kind),
+        _upper("max_fc_params", f.fc_params, rules.max_fc_params, "FC params", f.kind),
     ]
     for op in rules.require_ops:
         if f.ops is None:
-            out.append(_unknown(f"require {op}", "present", f.kind))
-            continue
-        out.append(Verdict(f"require {op}", "present", "present" if op in f.ops else "absent",
-                           "pass" if op in f.ops else "fail", f"{op} {'is' if op in f.ops else 'is not'} used"))
-    for op in rules.forbid_ops:
-        if f.ops is None:
-            out.append(_unknown(f"forbid {op}", "absent", f.kind))
+            out.append(_unknown(f"require {op}", ">=", 1, f.kind, "uses"))
             continue
         n = f.ops[op]
-        out.append(Verdict(f"forbid {op}", "absent", f"{n} used" if n else "absent", "fail" if n else "pass",
-                           f"{op} used {n} time(s)" if n else f"{op} is not used"))
+        out.append(Verdict(f"require {op}", ">=", 1, n, "pass" if n else "fail",
+                           f"{op} {'is' if n else 'is not'} used", "uses"))
+    for op in rules.forbid_ops:
+        if f.ops is None:
+            out.append(_unknown(f"forbid {op}", "<=", 0, f.kind, "uses"))
+            continue
+        n = f.ops[op]
+        out.append(Verdict(f"forbid {op}", "<=", 0, n, "fail" if n else "pass",
+                           f"{op} used {n} time(s)" if n else f"{op} is not used", "uses"))
     if rules.min_rf is not None:
         if f.rf is None:
-            out.append(_unknown("min_rf", f">= {rules.min_rf}", f"{f.kind} (not a plain conv/pool stack)"
-                                if f.kind == "class" else f.kind))
+            out.append(_unknown("min_rf", ">=", rules.min_rf, f"{f.kind} (not a plain conv/pool stack)"
+                                if f.kind == "class" else f.kind, "pixels"))
         else:
             ok = f.rf >= rules.min_rf
-            out.append(Verdict("min_rf", f">= {rules.min_rf}", str(f.rf), "pass" if ok else "fail",
-                               f"receptive field {f.rf} {'>=' if ok else '<'} {rules.min_rf}"))
+            out.append(Verdict("min_rf", ">=", rules.min_rf, f.rf, "pass" if ok else "fail",
+                               f"receptive field {f.rf} {'>=' if ok else '<'} {rules.min_rf}", "pixels"))
     if rules.min_accuracy is not None:
         out.append(_accuracy(f, rules.min_accuracy, weights, data_dir))
     return [v for v in out if v is not None]
 
 
 def _accuracy(f: Facts, minimum: float, weights, data_dir) -> Verdict:
-    limit = f">= {100 * minimum:.2f}%"
     if weights is None and f.kind == "checkpoint":
         weights = f.files[0]  # a checkpoint is its own weights
     if weights is None:
-        return Verdict("min_accuracy", limit, "-", "skipped", "not verified: no --weights checkpoint given")
+        return Verdict("min_accuracy", ">=", minimum, None, "skipped", "not verified: no --weights checkpoint given",
+                       "accuracy")
     if f.kind in ("spec", "checkpoint"):
         from budgetnet.runs import evaluate_checkpoint  # only now: evaluation needs the data
         acc = evaluate_checkpoint(weights, data_dir, expected=f.spec).test_acc
     elif f.kind == "class":
         acc = _class_accuracy(f.model, weights, data_dir)
     else:
-        return Verdict("min_accuracy", limit, "-", "skipped", f"not verified: a {f.kind} file has no architecture")
+        return Verdict("min_accuracy", ">=", minimum, None, "skipped",
+                       f"not verified: a {f.kind} file has no architecture", "accuracy")
     ok = acc >= minimum
-    return Verdict("min_accuracy", limit, f"{100 * acc:.2f}%", "pass" if ok else "fail",
-                   f"test accuracy {100 * acc:.2f}% {'>=' if ok else '<'} {100 * minimum:.2f}%")
+    return Verdict("min_accuracy", ">=", minimum, round(acc, 6), "pass" if ok else "fail",
+                   f"test accuracy {100 * acc:.2f}% {'>=' if ok else '<'} {100 * minimum:.2f}%", "accuracy")
 
 
 def _class_accuracy(model, weights, data_dir) -> float:

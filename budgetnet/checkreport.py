@@ -36,7 +36,7 @@ def junit_xml(results: list[FileResult]) -> str:
             case = ET.SubElement(suite, "testcase", classname=r.source, name=v.rule)
             tests += 1
             if v.status == "fail":
-                ET.SubElement(case, "failure", message=v.message, type="budget").text = f"{v.actual} (limit {v.limit})"
+                ET.SubElement(case, "failure", message=v.message, type="budget").text = f"{v.actual_text} (limit {v.limit_text})"
                 failures += 1
             elif v.status == "skipped":
                 ET.SubElement(case, "skipped", message=v.message)
@@ -102,8 +102,7 @@ def record(results: list[FileResult], exit_code: int, options: dict) -> dict:
                        "files": files,
                        "rules": {k: {"value": list(v) if isinstance(v, tuple) else v, "from": r.rule_origin.get(k)}
                                  for k, v in rules.items()},
-                       "verdicts": [{"rule": v.rule, "status": v.status, "actual": v.actual, "limit": v.limit,
-                                     "message": v.message} for v in r.verdicts]})
+                       "verdicts": [v.to_dict() for v in r.verdicts]})
     return {"format": RECORD_FORMAT, "utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": _versions(), "command": sys.argv, "exit_code": exit_code, "options": options,
             "inputs": inputs}
@@ -146,7 +145,8 @@ def verify_record(path: str | Path) -> tuple[int, list[str]]:
             lines.append(f"ERROR {source}: {str(e).splitlines()[0]}")
             continue
         before = [(v["rule"], v["status"], v["actual"]) for v in item["verdicts"]]
-        after = [(v.rule, v.status, v.actual) for v in now.verdicts]
+        legacy = any(isinstance(b[2], str) for b in before)  # written before verdicts carried numbers
+        after = [(v.rule, v.status, v.actual_text if legacy else v.actual) for v in now.verdicts]
         if before != after:
             code = max(code, 1)
             changed = [f"{a[0]}: {a[1]} {a[2]} (recorded {b[1]} {b[2]})" for a, b in zip(after, before) if a != b]

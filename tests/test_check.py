@@ -68,6 +68,29 @@ def test_directory_and_json(tmp_path):
     assert by_name["mnistnet3"]["ok"] and not by_name["mnistnet2"]["ok"]
 
 
+def test_json_and_record_verdicts_carry_numbers(tmp_path):
+    """A CI script compares `actual` with `limit` as numbers, never by stripping commas and
+    operators; the display text sits beside them."""
+    record = tmp_path / "record.json"
+    args = ["check", "mnistnet1", "--max-params", "8000", "--max-macs", "3000000", "--require-op", "relu", "--require-op", "bn",
+            "--forbid-op", "linear", "--min-rf", "5", "--min-accuracy", "0.99", "--json", "--record", str(record)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    (report,) = json.loads(result.output)["files"]
+    recorded = json.loads(record.read_text())["inputs"][0]["verdicts"]
+    for verdicts in (report["verdicts"], recorded):
+        by_rule = {v["rule"]: v for v in verdicts}
+        assert by_rule["max_params"] | {"display": None} == {
+            "rule": "max_params", "comparison": "<=", "limit": 8000, "actual": 8620, "unit": "params",
+            "status": "fail", "ok": False, "message": "8,620 > 8,000 params: over by 620", "display": None}
+        assert by_rule["max_params"]["display"] == {"limit": "<= 8,000", "actual": "8,620"}
+        assert [by_rule[r]["actual"] for r in ("require relu", "require bn", "forbid linear")] == [8, 0, 0]
+        assert by_rule["min_accuracy"]["limit"] == 0.99 and by_rule["min_accuracy"]["actual"] is None
+        for v in (v for v in verdicts if v["status"] != "skipped"):
+            ok = v["actual"] <= v["limit"] if v["comparison"] == "<=" else v["actual"] >= v["limit"]
+            assert ok == (v["status"] == "pass"), v
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
 @given(any_specs, st.integers(1, 2_000))
 def test_verdict_is_sound(raw, limit):

@@ -101,7 +101,7 @@ def _print_file(r) -> None:
     for col in ("rule", "limit", "actual", "verdict"):
         table.add_column(col)
     for v in r.verdicts:
-        table.add_row(Text(v.rule), Text(v.limit), Text(v.actual), Text(v.status, style=STATUS_STYLE[v.status]))
+        table.add_row(Text(v.rule), Text(v.limit_text), Text(v.actual_text), Text(v.status, style=STATUS_STYLE[v.status]))
     if r.verdicts:
         console.print(table)
     word = "COMPLIES" if r.ok else "VIOLATES"
