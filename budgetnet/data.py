@@ -90,6 +90,22 @@ class Dataset:
     mean: float
     std: float
     classes: int
+    name: str = "the embedded MNIST"  # where the data came from, for messages
+
+    @property
+    def shape(self) -> list[int]:
+        return list(self.test.x.shape[1:])
+
+    def refuse_mismatch(self, source: str, input_shape, classes: int) -> None:
+        """One line naming both sides when a spec's input or class count does not fit this data,
+        before anything is built or trained."""
+        wrong = []
+        if list(input_shape) != self.shape:
+            wrong.append(f"input {list(input_shape)} (the data's images are {self.shape})")
+        if classes != self.classes:
+            wrong.append(f"classes {classes} (the data has {self.classes})")
+        if wrong:
+            raise DataError(f"{source}: the spec does not fit {self.name}: " + "; ".join(wrong))
 
 
 @lru_cache(maxsize=4)
@@ -128,4 +144,5 @@ def load_dataset(data_dir: str | Path | None = None, full_train: bool = False, s
         train = Split(train.x[:subset], train.y[:subset])
     test = as_split(arrays["test_images"], arrays["test_labels"])
     classes = int(max(labels.max(), arrays["test_labels"].max())) + 1
-    return Dataset(train, val, test, float(train.x.mean()), float(train.x.std()), classes)
+    name = f"the data in {data_dir}" if data_dir else "the embedded MNIST"
+    return Dataset(train, val, test, float(train.x.mean()), float(train.x.std()), classes, name)

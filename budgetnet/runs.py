@@ -80,6 +80,7 @@ def evaluate_checkpoint(path: str | Path, data_dir: str | None = None, expected=
     """Score a checkpoint on the test set. Read-only: a confusion-matrix PNG is written only to `plot`."""
     model, ckpt = load_checkpoint(path, expected=load_spec(expected) if expected else None, backend=backend)
     data = load_dataset(data_dir)
+    data.refuse_mismatch(str(path), model.spec.input, model.spec.classes)
     m = ckpt.get("metrics") or {}
     mean, std = m.get("mean", data.mean), m.get("std", data.std)
     cm = confusion_matrix(data.test.y, predict(model, data.test, mean, std), model.spec.classes)

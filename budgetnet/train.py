@@ -126,6 +126,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     `on_checkpoint` runs every `checkpoint_every` seconds inside an epoch, so that an epoch of hours
     is not lost to an interruption; `resume` is a checkpoint's resume state (see `resume_state`)."""
     spec, dev = load_spec(spec), resolve_device(device)
+    data.refuse_mismatch(spec.origin, spec.input, spec.classes)
     cfg, epochs = spec.train, epochs or spec.train.epochs
     model = build(spec, backend=backend, seed=seed).to(dev)  # seeds torch's global RNG too
     train_set, val_set = data.train.to(dev), data.val.to(dev) if data.val else None

@@ -238,3 +238,19 @@ def test_a_missing_teacher_is_one_line(tmp_path, write_yaml):
     spec = write_yaml(yaml.safe_dump(_tiny(distill={"teacher": str(tmp_path / "nope.pt")})))
     result = runner.invoke(app, ["train", spec, "--out", str(tmp_path / "run"), "--subset", "128"])
     assert result.exit_code == 2 and "nope.pt" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("change, named", [({"input": [3, 32, 32]}, "input [3, 32, 32] (the data's images are [1, 28, 28])"),
+                                           ({"classes": 7}, "classes 7 (the data has 10)")])
+def test_a_spec_that_does_not_fit_the_data_is_refused_before_training(tmp_path, write_yaml, change, named):
+    import yaml
+    raw = _tiny() | change
+    raw["layers"][-2]["conv"]["out"] = raw.get("classes", 10)
+    spec = write_yaml(yaml.safe_dump(raw))
+    for command in (["train", spec, "--out", str(tmp_path / "run"), "--subset", "128"],
+                    ["confirm", spec, "--out", str(tmp_path / "c")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        (line,) = result.stderr.splitlines()
+        assert line == f"error: {spec}: the spec does not fit the embedded MNIST: {named}"
+    assert not (tmp_path / "run").exists() and not (tmp_path / "c").exists()
