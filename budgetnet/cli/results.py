@@ -1,12 +1,16 @@
 """`budgetnet confirm`, `budgetnet results` and `budgetnet compare`: the figures the project stands behind."""
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from budgetnet.cli.common import THREADS_HELP, console, print_json, set_threads
+from budgetnet.spread import SETTINGS
+
+SettingName = Enum("SettingName", {name: name for name in SETTINGS}, type=str)
 
 
 def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a search's best.yaml)."),
@@ -58,7 +62,34 @@ def compare(inputs: List[Path] = typer.Argument(..., help="Run folders (metrics.
     console.print(f"{len(rows)} models -> {out / 'comparison.json'}, {out / 'comparison.md'}, {out / 'comparison.png'}")
 
 
+def spread(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a confirmation's spec.yaml)."),
+           out: Path = typer.Option(..., "--out", help="Directory: one training run per setting, spread.json, spread.md."),
+           seed: int = typer.Option(0, help="The seed to train under every setting (a confirmation's median seed)."),
+           settings: List[SettingName] = typer.Option([], "--setting", help="Kernel settings to train under (repeatable); default: all."),
+           full_train: bool = typer.Option(False, "--full-train", help="Train on all training images, as the confirmation did."),
+           jobs: int = typer.Option(1, min=1, help="Settings trained at once; one per core (a threads-2 run takes two)."),
+           subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
+           as_json: bool = typer.Option(False, "--json", help="Print spread.json.")):
+    """Train one seed of a spec under several CPU kernel choices (ATen, oneDNN and MKL instruction
+    sets, thread counts) and lay the final-epoch test accuracies side by side: the spread another
+    machine's arithmetic can move a result by. Resumable: finished settings are kept."""
+    from budgetnet.spread import DEFAULT_SETTINGS, markdown, measure
+
+    def on_done(run_dir):
+        if not as_json:
+            console.print(f"  {run_dir.name} done -> {run_dir}")
+
+    chosen = tuple(s.value for s in settings) or DEFAULT_SETTINGS
+    record = measure(spec, out, seed, chosen, full_train, jobs, on_done, subset)
+    if as_json:
+        print_json(record)
+        return
+    console.print(markdown([record]), markup=False)
+    console.print(f"spread {100 * record['spread']:.2f} points -> {out / 'spread.json'}, {out / 'spread.md'}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(confirm)
+    app.command()(spread)
     app.command()(results)
     app.command()(compare)
