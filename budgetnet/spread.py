@@ -45,6 +45,7 @@ SETTINGS = {s.name: s for s in (
 )}
 DEFAULT_SETTINGS = tuple(SETTINGS)
 RECORD = "spread.json"
+ELSEWHERE = "elsewhere.json"  # the same seed retrained on other machines, as reported there
 
 
 def run_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_train: bool,
@@ -94,6 +95,14 @@ def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, ful
 def write_record(out: str | Path) -> dict:
     """OUT/spread.json and OUT/spread.md from the finished runs under OUT."""
     out = Path(out)
+    record = build_record(out)
+    atomic.write_json(out / RECORD, record)
+    atomic.write_text(out / "spread.md", markdown([record]) + "\n")
+    return record
+
+
+def build_record(out: Path) -> dict:
+    """The spread of the finished runs under OUT (and OUT/elsewhere.json), written nowhere."""
     rows = []
     for name, setting in SETTINGS.items():
         metrics = out / name / "metrics.json"
@@ -111,29 +120,44 @@ def write_record(out: str | Path) -> dict:
                                                                      first["full_train"]):
             raise BudgetnetError(f"{out / r['setting']}: a run of another spec, seed or split than {out / first['setting']}")
     reference = next((r for r in rows if r["setting"] == "default"), first)
-    accs = [r["test_acc"] for r in rows]
+    elsewhere = _elsewhere(out, first)
+    accs = [r["test_acc"] for r in rows] + [r["test_acc"] for r in elsewhere]
     record = {"name": first["name"], "params": first["params"], "seed": first["seed"],
               "full_train": first["full_train"], "reference": reference["setting"],
               "runs": [{"setting": r["setting"], "env": r["env"], "threads": r["threads"], "test_acc": r["test_acc"],
                         "seconds": r["seconds"], "final_loss": r["losses"][-1],
                         "same_arithmetic": r["losses"] == reference["losses"]} for r in rows],
+              "elsewhere": elsewhere,
               "min_test_acc": min(accs), "max_test_acc": max(accs), "spread": max(accs) - min(accs)}
-    atomic.write_json(out / RECORD, record)
-    atomic.write_text(out / "spread.md", markdown([record]) + "\n")
     return record
+
+
+def _elsewhere(out: Path, run: dict) -> list[dict]:
+    """Retrains of the same spec and seed on other machines (OUT/elsewhere.json: a list of
+    {machine, setting, threads, test_acc, source}): measured there, counted in the spread here."""
+    path = out / ELSEWHERE
+    if not path.is_file():
+        return []
+    try:
+        entries = json.loads(path.read_text())
+        return [{"machine": str(e["machine"]), "setting": str(e["setting"]), "threads": int(e["threads"]),
+                 "test_acc": float(e["test_acc"]), "source": str(e["source"])} for e in entries]
+    except (ValueError, KeyError, TypeError) as e:
+        raise BudgetnetError(f"{path}: not a list of {{machine, setting, threads, test_acc, source}} ({e})") from None
 
 
 def markdown(records: list[dict]) -> str:
     """One row per model and seed, one column per setting: final-epoch test accuracy (%);
     `=` marks a run whose loss history is bit-identical to the reference's (the setting changed nothing)."""
     names = [n for n in SETTINGS if any(n in {r["setting"] for r in rec["runs"]} for rec in records)]
-    lines = ["| model | params | seed | " + " | ".join(names) + " | min | max | spread |",
-             "|---|---:|---:|" + "---:|" * (len(names) + 3)]
+    lines = ["| model | params | seed | " + " | ".join(names) + " | other machines | min | max | spread |",
+             "|---|---:|---:|" + "---:|" * len(names) + "---|---:|---:|---:|"]
     for rec in records:
         by = {r["setting"]: r for r in rec["runs"]}
         cells = [(f"{100 * by[n]['test_acc']:.2f}" + ("=" if by[n]["same_arithmetic"] and n != rec["reference"] else ""))
                  if n in by else "-" for n in names]
-        lines.append(f"| {rec['name']} | {rec['params']:,} | {rec['seed']} | " + " | ".join(cells) +
+        other = ", ".join(f"{100 * e['test_acc']:.2f} ({e['setting']})" for e in rec.get("elsewhere", [])) or "-"
+        lines.append(f"| {rec['name']} | {rec['params']:,} | {rec['seed']} | " + " | ".join(cells) + f" | {other}" +
                      f" | {100 * rec['min_test_acc']:.2f} | {100 * rec['max_test_acc']:.2f} | {100 * rec['spread']:.2f} |")
     return "\n".join(lines)
 
