@@ -1,8 +1,9 @@
 """budgetnet: find and prove small networks that hit an accuracy target inside a parameter budget."""
-from budgetnet.compile import Network, Summary, build, count_params, summarize
+from budgetnet.model.compile import Network, Summary, build, count_params, summarize
 from budgetnet.errors import BudgetnetError, CheckpointError, DataError, SpecError
-from budgetnet.spec import Spec, load_spec, zoo_names
+from budgetnet.spec.schema import Spec, load_spec, zoo_names
+from budgetnet.compliance.rules import check
 
-__all__ = ["load_spec", "summarize", "build", "count_params", "zoo_names", "Spec", "Summary", "Network",
+__all__ = ["load_spec", "summarize", "build", "count_params", "check", "zoo_names", "Spec", "Summary", "Network",
            "BudgetnetError", "SpecError", "DataError", "CheckpointError"]
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 from hypothesis import assume, strategies as st
 
 from budgetnet.errors import SpecError
-from budgetnet.spec import load_spec
+from budgetnet.spec.schema import load_spec
 
 
 @st.composite

@@ -5,8 +5,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
 import budgetnet
-from budgetnet import layers
-from budgetnet.spec import zoo_names
+from budgetnet.model import layers
+from budgetnet.spec.schema import zoo_names
 
 # Documented tolerances. The backends sum in different orders (im2col matmul vs oneDNN), so
 # fp32 outputs of deep models differ by rounding: rtol 1e-4 / atol 1e-5. Gradients are compared
@@ -107,7 +107,7 @@ def test_attention_equals_torch(causal):
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("block", [1 << 22, 40])  # one block; 40 scores = blocks of 1 pair x 5 query rows
 def test_attention_gradients_equal_torch(causal, block, monkeypatch):
-    from budgetnet.layers import attention
+    from budgetnet.model.layers import attention
     monkeypatch.setattr(attention, "BLOCK_ELEMENTS", block)
     torch.manual_seed(1)
     ours = [torch.randn(2, 3, 7, 8, dtype=torch.float64, requires_grad=True) for _ in range(3)]
@@ -167,13 +167,13 @@ def test_dropout_respects_mode():
 
 def test_backend_uses_no_ready_made_layer_functions():
     import inspect
-    import budgetnet.layers as pkg
+    import budgetnet.model.layers as pkg
     import pkgutil
     import importlib
     banned = ("F.conv2d", "conv2d(", "batch_norm", "layer_norm(", "MultiheadAttention", "scaled_dot_product",
               "F.linear", "max_pool2d", "avg_pool2d", "F.relu", "F.gelu", "F.dropout", "F.softmax", "torch.softmax")
     for info in pkgutil.iter_modules(pkg.__path__):
-        src = inspect.getsource(importlib.import_module(f"budgetnet.layers.{info.name}"))
+        src = inspect.getsource(importlib.import_module(f"budgetnet.model.layers.{info.name}"))
         code = "\n".join(line.split("#")[0] for line in src.splitlines())
         for word in banned:
             assert word not in code, f"budgetnet/layers/{info.name}.py uses {word}"
@@ -182,7 +182,7 @@ def test_backend_uses_no_ready_made_layer_functions():
 @pytest.mark.parametrize("shape,k,stride,padding", [((4, 16, 24, 24), 2, 2, 0), ((3, 5, 7, 9), 3, 2, 1), ((2, 3, 6, 6), 2, 1, 0)])
 @pytest.mark.parametrize("ties", [False, True])
 def test_fast_maxpool_equals_torch_with_gradients(shape, k, stride, padding, ties):
-    from budgetnet.fastpool import MaxPool2d
+    from budgetnet.model.fastpool import MaxPool2d
 
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     if ties:  # windows of equal values, as after ReLU: the gradient must go to the first maximum

@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner
 
 import budgetnet
-from budgetnet.check import check, check_many, exit_code
+from budgetnet.compliance.rules import check, check_many, exit_code
 from budgetnet.cli import app
-from budgetnet.spec import ZOO_DIR, zoo_names
+from budgetnet.spec.schema import ZOO_DIR, zoo_names
 from tests.strategies import any_specs
 
 runner = CliRunner()

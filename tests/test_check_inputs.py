@@ -11,9 +11,9 @@ from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 import budgetnet
-from budgetnet.check import check
+from budgetnet.compliance.rules import check
 from budgetnet.cli import app
-from budgetnet.spec import zoo_names
+from budgetnet.spec.schema import zoo_names
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

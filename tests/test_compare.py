@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 from budgetnet.cli import app
-from budgetnet.compare import FIELDS, collect_rows, markdown
-from budgetnet.results import confirm
-from budgetnet.runs import train_run
-from budgetnet.spec import load_spec
+from budgetnet.report.compare import FIELDS, collect_rows, markdown
+from budgetnet.report.results import confirm
+from budgetnet.training.runs import train_run
+from budgetnet.spec.schema import load_spec
 
 runner = CliRunner()
 

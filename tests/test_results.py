@@ -3,11 +3,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-from budgetnet.check import check
-from budgetnet.results import collect, confirm, table, write_results
-from budgetnet.runs import evaluate_checkpoint
+from budgetnet.compliance.rules import check
+from budgetnet.report.results import collect, confirm, table, write_results
+from budgetnet.training.runs import evaluate_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "reports" / "results.json"
@@ -15,7 +14,7 @@ SHIPPED = json.loads(RESULTS.read_text())["models"] if RESULTS.is_file() else []
 
 
 def _short_mnistnet3():
-    from budgetnet.spec import load_spec
+    from budgetnet.spec.schema import load_spec
     raw = load_spec("mnistnet3").to_dict()
     raw["train"]["epochs"] = 2
     return raw
@@ -82,7 +81,7 @@ def test_model_retrains_from_scratch_to_the_target(model, tmp_path):
     own recipe and the seed of their median confirmation run, under the portable kernel setting
     (ATen unvectorised, oneDNN at most SSE4.1, MKL in its compatible mode, one thread: arithmetic
     any x86-64 machine does the same way): >= 99.40% test accuracy at the final epoch, within budget."""
-    from budgetnet.spread import SETTINGS, run_setting
+    from budgetnet.training.spread import SETTINGS, run_setting
 
     assert model["params"] < 7000 and model["epochs"] <= 15
     run = run_setting(ROOT / model["spec"], tmp_path, model["checkpoint_seed"], SETTINGS["portable"],

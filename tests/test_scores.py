@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from budgetnet.scores import confusion_matrix, scores
+from budgetnet.training.scores import confusion_matrix, scores
 
 
 def test_confusion_matrix_counts_true_by_predicted():

@@ -7,10 +7,10 @@ import pytest
 from typer.testing import CliRunner
 
 import budgetnet
-from budgetnet.check import check
+from budgetnet.compliance.rules import check
 from budgetnet.cli import app
 from budgetnet.errors import SpecError
-from budgetnet.searchdef import load_search, pick_search, search_names
+from budgetnet.search.definition import load_search, pick_search, search_names
 
 runner = CliRunner()
 SMOKE = ["--epochs", "1", "--subset", "1000", "--seed", "3", "--workers", "1"]
@@ -112,7 +112,7 @@ def test_a_second_command_does_not_finalize_while_another_still_runs(tmp_path):
 
 
 def test_quartile_pruner_stops_only_the_bottom_quarter():
-    from budgetnet.search import make_pruner
+    from budgetnet.search.run import make_pruner
 
     study = optuna.create_study(direction="maximize", pruner=make_pruner("quartile", epochs=3))
     for final in [0.90, 0.95, 0.99, 0.97]:  # finished trials; bottom quartile ends at 0.9375

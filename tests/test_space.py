@@ -8,9 +8,9 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 import budgetnet
-from budgetnet import space
-from budgetnet.rungs import next_promotion, parse_rungs, rung_epochs
-from budgetnet.searchdef import load_search
+from budgetnet.search import space
+from budgetnet.search.rungs import next_promotion, parse_rungs, rung_epochs
+from budgetnet.search.definition import load_search
 
 
 def random_values(search, rnd: random.Random) -> dict:

@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from budgetnet.cli import app
 from budgetnet.errors import BudgetnetError
-from budgetnet.results import claim, collect
-from budgetnet.spread import build_record, markdown, write_record
+from budgetnet.report.results import claim, collect
+from budgetnet.training.spread import build_record, markdown, write_record
 
 runner = CliRunner()
 

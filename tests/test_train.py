@@ -7,11 +7,11 @@ import torch
 from typer.testing import CliRunner
 
 from budgetnet.cli import app
-from budgetnet.data import load_dataset
+from budgetnet.data.datasets import load_dataset
 from budgetnet.errors import CheckpointError
-from budgetnet.runs import evaluate_checkpoint, train_run
-from budgetnet.schedule import make_optimizer, make_scheduler
-from budgetnet.spec import SchedulerCfg, OptimizerCfg, load_spec
+from budgetnet.training.runs import evaluate_checkpoint, train_run
+from budgetnet.training.schedule import make_optimizer, make_scheduler
+from budgetnet.spec.schema import SchedulerCfg, OptimizerCfg, load_spec
 
 runner = CliRunner()
 
@@ -143,7 +143,7 @@ def test_embedded_mnist_facts():
 
 
 def _copy_data(tmp_path):
-    from budgetnet.data import EMBEDDED
+    from budgetnet.data.datasets import EMBEDDED
     d = tmp_path / "idx"
     shutil.copytree(EMBEDDED, d)
     return d

@@ -10,7 +10,7 @@ import optuna
 import pytest
 import yaml
 
-from budgetnet.storage import make_storage
+from budgetnet.search.storage import make_storage
 from tests.postgres import PostgresServer
 
 REFERENCE = {"c1": 8, "c2": 16, "c3": 16, "t": 8, "tnorm": "bn", "c4": 12, "c5": 16, "p": 0.01, "lr": 0.05,

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import budgetnet
-from budgetnet.spec import zoo_names
+from budgetnet.spec.schema import zoo_names
 
 # Each count is the arithmetic in the spec file's header comment.
 EXPECTED_PARAMS = {

@@ -18,7 +18,7 @@ def layers(spec: str = typer.Option("mnistnet3", help="Spec whose conv layers ar
            batch: int = typer.Option(128, min=1, help="Batch size for the custom and torch convs."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """From-scratch conv vs a seed-002-style loop conv and vs torch, on the spec's layer shapes."""
-    from budgetnet.bench import bench_layers, bench_model
+    from budgetnet.training.bench import bench_layers, bench_model
 
     rows = [r.to_dict() for r in bench_layers(spec, batch)]
     model = bench_model(spec, batch)
@@ -47,7 +47,7 @@ def backends(spec: str = typer.Option("transformer_000", help="Spec built on bot
              as_json: bool = typer.Option(False, "--json", help="Print JSON (key `custom_vs_torch_fwdbwd`).")):
     """The whole network on the from-scratch backend against torch's: forward and training-step
     time, training images/s and the memory autograd keeps for backward, in the same run."""
-    from budgetnet.bench import bench_model
+    from budgetnet.training.bench import bench_model
 
     r = bench_model(spec, batch, seconds)
     if as_json:
@@ -71,7 +71,7 @@ def train(spec: str = typer.Option("mnistnet3", help="Spec to train."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON (key `ratio`).")):
     """Training images/s of budgetnet's loop vs a seed-style loop (per-sample Dataset,
     DataLoader, per-image augmentation, .item() every step): same model, batch and recipe."""
-    from budgetnet.bench import bench_train
+    from budgetnet.training.bench import bench_train
 
     r = bench_train(spec, images, data_dir)
     if as_json:
@@ -94,7 +94,7 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
            as_json: bool = typer.Option(False, "--json", help="Print JSON (keys median_seconds, median_test_acc, reached).")):
     """Time to target: train a spec once per seed and report training seconds and final-epoch
     test accuracy against a limit (default 45 s, 99.40%). An absolute figure: run it on a quiet machine."""
-    from budgetnet.bench import bench_target
+    from budgetnet.training.bench import bench_target
 
     def on_epoch(stat, result):
         if not as_json:
@@ -127,7 +127,7 @@ def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", he
     """Search power: each setup searches the same budget for the same wall time; reports the time
     to the first feasible trial (val >= floor, within budget), the best validation accuracy at
     10, 20, 30 and 60 minutes, and trials per hour. An absolute figure: run it on a quiet machine."""
-    from budgetnet.benchsearch import SETUPS, bench_search
+    from budgetnet.search.bench import SETUPS, bench_search
 
     unknown = [s for s in setups if s not in SETUPS]
     if unknown:
@@ -159,7 +159,7 @@ def workers(spec: str = typer.Option("best_lean7k", help="Spec trained by every 
             as_json: bool = typer.Option(False, "--json", help="Print JSON (key `ratio`).")):
     """Trials per hour: one worker per core (one thread each) against one worker with every thread,
     the same jobs both ways, in the same run."""
-    from budgetnet.benchsearch import bench_workers
+    from budgetnet.search.bench import bench_workers
 
     r = bench_workers(spec, jobs, epochs, subset)
     if as_json:

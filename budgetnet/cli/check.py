@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from budgetnet.check import check_many, exit_code, load_rules
+from budgetnet.compliance.rules import check_many, exit_code, load_rules
 from budgetnet.cli.common import console, print_json
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow"}
@@ -39,9 +39,9 @@ def check(specs: List[str] = typer.Argument(None, help="Spec files, directories,
     files. Rules: a spec's own `budget:`, then --rules, then flags (flags win). Every limit is
     inclusive. Exit 0: all comply; 1: any violates; 2: bad input (unreadable or invalid input,
     bad rules, weights that do not match); bad input wins over violations."""
-    from budgetnet.checkreport import github_annotations, junit_xml, verify_record as verify
-    from budgetnet.checkreport import record as make_record, write_record
-    from budgetnet.inputs import parse_input_shape, parse_kwargs
+    from budgetnet.compliance.report import github_annotations, junit_xml, verify_record as verify
+    from budgetnet.compliance.report import record as make_record, write_record
+    from budgetnet.compliance.inputs import parse_input_shape, parse_kwargs
 
     if verify_record is not None:
         code, lines = verify(verify_record)

@@ -5,8 +5,8 @@ import typer
 from rich.table import Table
 
 from budgetnet.cli.common import console, fmt_int, print_json
-from budgetnet.compile import summarize
-from budgetnet.spec import load_spec, zoo_names
+from budgetnet.model.compile import summarize
+from budgetnet.spec.schema import load_spec, zoo_names
 
 
 def _args_text(args: dict) -> str:

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from budgetnet.cli.common import THREADS_HELP, console, print_json, set_threads
-from budgetnet.spread import SETTINGS
+from budgetnet.training.spread import SETTINGS
 
 SettingName = Enum("SettingName", {name: name for name in SETTINGS}, type=str)
 
@@ -21,7 +21,7 @@ def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a 
             threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP)):
     """Train a spec with its recipe once per seed and record each final-epoch test accuracy
     (resumable: finished seeds are kept)."""
-    from budgetnet.results import confirm as run_confirm
+    from budgetnet.report.results import confirm as run_confirm
 
     set_threads(threads)
     def on_epoch(stat, result):
@@ -38,7 +38,7 @@ def results(reports: Path = typer.Option(Path("reports"), help="Directory search
             flagship: Optional[str] = typer.Option(None, help="Model CI retrains from scratch (kept from the last run if omitted).")):
     """Write reports/results.json and reports/pareto.png from every confirm.json, and regenerate
     the README's results table from them."""
-    from budgetnet.results import table, write_results
+    from budgetnet.report.results import table, write_results
 
     index = write_results(reports, readme, flagship)
     console.print(table(index), markup=False)
@@ -52,7 +52,7 @@ def compare(inputs: List[Path] = typer.Argument(..., help="Run folders (metrics.
             as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON.")):
     """Compare runs: accuracy, macro F1, training time, images/s, params and MACs per model, as a
     Markdown table, JSON and a chart. Runs still going are listed with the command that continues them."""
-    from budgetnet.compare import markdown, write_comparison
+    from budgetnet.report.compare import markdown, write_comparison
 
     rows = write_comparison(inputs, out, title, tuple(expect))
     if as_json:
@@ -73,7 +73,7 @@ def spread(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a c
     """Train one seed of a spec under several CPU kernel choices (ATen, oneDNN and MKL instruction
     sets, thread counts) and lay the final-epoch test accuracies side by side: the spread another
     machine's arithmetic can move a result by. Resumable: finished settings are kept."""
-    from budgetnet.spread import DEFAULT_SETTINGS, markdown, measure
+    from budgetnet.training.spread import DEFAULT_SETTINGS, markdown, measure
 
     def on_done(run_dir):
         if not as_json:

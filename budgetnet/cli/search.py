@@ -41,10 +41,10 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     the same command resumes the study (an interrupted trial runs again with its seed). Outputs:
     leaderboard.csv/.md, best.yaml, best/ (checkpoint, metrics, curves), history.png (best
     validation accuracy against wall time), pareto.png, summary.json, command.txt."""
-    from budgetnet.rungs import parse_rungs
-    from budgetnet.search import SearchOptions, max_epochs, rung_list, run_search, running_elsewhere
-    from budgetnet.searchdef import load_search, pick_search
-    from budgetnet.searchreport import confirm_winner, finalize
+    from budgetnet.search.rungs import parse_rungs
+    from budgetnet.search.run import SearchOptions, max_epochs, rung_list, run_search, running_elsewhere
+    from budgetnet.search.definition import load_search, pick_search
+    from budgetnet.search.report import confirm_winner, finalize
 
     if objective not in ("accuracy", "pareto") or pruner not in PRUNERS:
         console.print(f"error: --objective must be accuracy or pareto; --pruner one of {', '.join(PRUNERS)}", style="red")

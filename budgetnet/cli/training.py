@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from budgetnet.cli.common import THREADS_HELP, console, print_json, set_threads
-from budgetnet.runs import evaluate_checkpoint, train_run
-from budgetnet.spec import load_spec
+from budgetnet.training.runs import evaluate_checkpoint, train_run
+from budgetnet.spec.schema import load_spec
 
 BACKEND_HELP = "torch or custom (the from-scratch layers); default: the spec's own."
 

@@ -2,9 +2,9 @@
 the shorter run), all 60,000 images, seeds 0-2, final-epoch test accuracy. Appends to runs.jsonl."""
 import json, statistics, sys
 from pathlib import Path
-from budgetnet.data import load_dataset
-from budgetnet.spec import load_spec
-from budgetnet.train import train
+from budgetnet.data.datasets import load_dataset
+from budgetnet.spec.schema import load_spec
+from budgetnet.training.loop import train
 
 LOG = Path(__file__).parent / "samples" / "runs.jsonl"
 data = load_dataset(full_train=True)

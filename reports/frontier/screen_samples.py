@@ -7,9 +7,9 @@ import copy, json, statistics, sys
 from pathlib import Path
 
 
-from budgetnet.data import load_dataset
-from budgetnet.spec import load_spec
-from budgetnet.train import train
+from budgetnet.data.datasets import load_dataset
+from budgetnet.spec.schema import load_spec
+from budgetnet.training.loop import train
 
 OUT = Path(__file__).parent / "samples"  # runs.jsonl: one line per finished run
 OUT.mkdir(exist_ok=True)

@@ -5,7 +5,7 @@ lean widths, and on a variant with a wider first conv. Trials like any other: se
 on validation accuracy. Run from this directory."""
 import optuna
 
-from budgetnet.storage import make_storage
+from budgetnet.search.storage import make_storage
 
 study = optuna.load_study(study_name="lean7k-6999", storage=make_storage("sqlite:///study.db"))
 recipe = dict(p=0.01, lr=0.266, sched="onecycle", step_size=4, gamma=0.35, batch_size=64, rotate=9.6, translate=0.013)

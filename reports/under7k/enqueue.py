@@ -3,7 +3,7 @@ references showed the OneCycle recipe ahead: more width after the pool, where it
 They are trials like any other: selected, or not, on validation accuracy."""
 import optuna
 
-from budgetnet.storage import make_storage
+from budgetnet.search.storage import make_storage
 
 study = optuna.load_study(study_name="under7k-6999", storage=make_storage("sqlite:///study.db"))
 common = dict(tnorm="bn", nesterov=True, sched="onecycle", step_size=4, gamma=0.35, epochs=15, translate=0.05)

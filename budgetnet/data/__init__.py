@@ -1,0 +1,1 @@
+"""Data: the embedded MNIST, the IDX reader and the fixed splits."""

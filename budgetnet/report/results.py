@@ -1,0 +1,172 @@
+"""Results the project stands behind: a spec trained with several seeds (`confirm`), and the
+index of every shipped model (`reports/results.json`) with the README table and Pareto plot
+generated from it."""
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from pathlib import Path
+
+from budgetnet import atomic
+from budgetnet.report import plots
+from budgetnet.training import spread
+from budgetnet.model.compile import summarize
+from budgetnet.training.runs import train_run
+from budgetnet.spec.schema import load_spec
+
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+TARGET = 0.994  # final-epoch test accuracy of the median seed
+# The claim rule (README, Results): the median seed >= TARGET, and that seed retrained under every
+# kernel setting of its spread table (budgetnet spread; the portable one CI retrains with among
+# them) and on every other machine reported there, still >= TARGET.
+CI_SETTING = "portable"
+BUDGETS = (8000, 7000, 6000, 5000, 4000, 3000)  # "fewer than N parameters"
+
+
+def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None, on_epoch=None,
+            subset: int | None = None, full_train: bool = False) -> dict:
+    """Train `spec` once per seed with its own recipe (resumable: finished seeds are kept) and
+    write OUT/confirm.json with the final-epoch validation and test accuracy of every seed
+    finished in OUT (these and any run earlier). `full_train`: train on all 60,000 images, the
+    final-model protocol once the spec and recipe were selected on the validation split."""
+    out, spec = Path(out), load_spec(spec)
+    for seed in seeds:
+        run_dir = out / f"seed{seed}"
+        if not (run_dir / "metrics.json").is_file():
+            train_run(spec, run_dir, seed=seed, data_dir=data_dir, resume=(run_dir / "checkpoint.pt").is_file(),
+                      on_epoch=on_epoch, subset=subset, full_train=full_train)
+    # every finished seed in OUT, so seeds run as separate (parallel) commands add up
+    s = summarize(spec)
+    runs = []
+    for run_dir in sorted(out.glob("seed*/"), key=lambda d: d.name):
+        if not (run_dir / "metrics.json").is_file() or not run_dir.name[4:].isdigit():
+            continue
+        m = json.loads((run_dir / "metrics.json").read_text())
+        if (m["name"], m["params"]) != (spec.name, s.params):
+            raise ValueError(f"{run_dir}: a run of {m['name']} ({m['params']:,} params), not of this spec")
+        if m.get("full_train", False) != full_train:
+            raise ValueError(f"{run_dir}: trained with full_train={m.get('full_train', False)}; "
+                             f"this confirmation uses full_train={full_train}")
+        runs.append({"seed": m["seed"], "val_acc": m["val_acc"], "test_acc": m["test_acc"], "seconds": m["seconds"],
+                     "epochs": m["epochs"], "train_images": m["train_images"],
+                     "checkpoint": f"{run_dir.name}/checkpoint.pt"})  # relative to OUT
+    runs.sort(key=lambda r: r["seed"])
+    median = statistics.median(r["test_acc"] for r in runs)
+    result = {"name": spec.name, "params": s.params, "macs": s.macs, "epochs": spec.train.epochs,
+              "budget": spec.budget.model_dump(exclude_none=True), "full_train": full_train,
+              "train_images": max(r["train_images"] for r in runs), "seeds": runs, "median_test_acc": median,
+              "min_test_acc": min(r["test_acc"] for r in runs)}
+    atomic.write_text(out / "spec.yaml", spec.to_yaml())
+    atomic.write_json(out / "confirm.json", result)
+    return result
+
+
+def collect(reports: str | Path, flagship: str | None = None) -> dict:
+    """reports/*/confirm.json -> the results index (paths relative to the repository root)."""
+    reports = Path(reports)
+    root = reports.resolve().parent
+    models = []
+    for path in sorted(reports.rglob("confirm.json")):
+        c = json.loads(path.read_text())
+        def rel(p: Path) -> str:
+            return str(p.resolve().relative_to(root))
+
+        median_run = sorted(c["seeds"], key=lambda r: r["test_acc"])[len(c["seeds"]) // 2]
+        models.append({
+            "name": c["name"], "params": c["params"], "macs": c["macs"], "epochs": c["epochs"],
+            "budget": c["budget"], "spec": rel(path.parent / "spec.yaml"),
+            "full_train": c.get("full_train", False), "train_images": c.get("train_images", 55000),
+            "checkpoint": rel(path.parent / median_run["checkpoint"]), "checkpoint_seed": median_run["seed"],
+            "test_acc": {str(r["seed"]): r["test_acc"] for r in c["seeds"]},
+            "val_acc": {str(r["seed"]): r["val_acc"] for r in c["seeds"]},
+            "median_test_acc": c["median_test_acc"], "report": rel(path.parent),
+        })
+    _attach_spreads(models, reports, root)
+    models.sort(key=lambda m: m["params"])
+    if flagship is not None and flagship not in {m["name"] for m in models}:
+        raise ValueError(f"flagship {flagship!r} is not among the confirmed models")
+    # the flagship is the model CI retrains from scratch (tests/test_results.py)
+    return {"generated_by": "budgetnet results", "flagship": flagship, "target": TARGET,
+            "reached": reached_by_budget(models), "models": models}
+
+
+def _attach_spreads(models: list[dict], reports: Path, root: Path) -> None:
+    """Each model's kernel spread (its median seed under every setting measured) and its claim."""
+    records = spread.collect(reports)
+    for m in models:
+        rec = next((r for r in records if (r["name"], r["params"], r["seed"], r["full_train"]) ==
+                    (m["name"], m["params"], m["checkpoint_seed"], m["full_train"])), None)
+        m["kernels"] = None if rec is None else {
+            "report": str(Path(rec["report"]).resolve().relative_to(root)),
+            "test_acc": {r["setting"]: r["test_acc"] for r in rec["runs"]},
+            "elsewhere": [e["test_acc"] for e in rec.get("elsewhere", [])],
+            "min_test_acc": rec["min_test_acc"], "spread": rec["spread"]}
+        m["claim"] = claim(m)
+
+
+def claim(m: dict) -> str:
+    """`reaches`: the median seed >= TARGET and so is its retrain under every measured kernel
+    setting, CI's among them; `unverified`: the median reaches, its spread was not measured (or
+    not under CI's setting); `flips`: another machine's arithmetic took it below; `no`: the median
+    does not reach."""
+    if m["median_test_acc"] < TARGET:
+        return "no"
+    if m["kernels"] is None:
+        return "unverified"
+    if m["kernels"]["min_test_acc"] < TARGET:
+        return "flips"
+    return "reaches" if CI_SETTING in m["kernels"]["test_acc"] else "unverified"
+
+
+def reached_by_budget(models: list[dict]) -> dict:
+    """The smallest model reaching the target under each budget, and overall (None: none yet)."""
+    reached = sorted((m for m in models if m["claim"] == "reaches"), key=lambda m: m["params"])
+    out = {f"under_{b}": next((m["name"] for m in reached if m["params"] < b), None) for b in BUDGETS}
+    out["smallest"] = reached[0]["name"] if reached else None
+    return out
+
+
+CLAIM_TEXT = {"reaches": "yes", "no": "no", "unverified": "median only (spread not measured)",
+              "flips": "no: flips under other kernels"}
+
+
+def table(index: dict) -> str:
+    lines = ["| model | params | MACs | epochs | train images | test accuracy per seed (%) | median (%) | "
+             "median seed, worst kernel (%) | reaches 99.40% |",
+             "|---|---:|---:|---:|---:|---|---:|---:|:---:|"]
+    for m in index["models"]:
+        per_seed = ", ".join(f"{100 * v:.2f}" for v in m["test_acc"].values())
+        ok = CLAIM_TEXT[m["claim"]]
+        worst = "-" if m["kernels"] is None else f"[{100 * m['kernels']['min_test_acc']:.2f}]({m['kernels']['report']})"
+        star = " (flagship)" if m["name"] == index.get("flagship") else ""
+        lines.append(f"| [{m['name']}]({m['report']}){star} | {m['params']:,} | {m['macs']:,} | {m['epochs']} | "
+                     f"{m['train_images']:,} | "
+                     f"{per_seed} | {100 * m['median_test_acc']:.2f} | {worst} | {ok} |")
+    return "\n".join(lines)
+
+
+def reached_line(index: dict) -> str:
+    names = {k: (f"`{v}`" if v else "none yet") for k, v in index.get("reached", {}).items()}
+    parts = [f"under {int(k.removeprefix('under_')):,} params: {v}" for k, v in names.items() if k != "smallest"]
+    return (f"Smallest model reaching {100 * TARGET:.2f}% (by the claim rule): " + "; ".join(parts)
+            + f"; overall: {names.get('smallest', 'none yet')}.")
+
+
+def write_results(reports: str | Path = "reports", readme: str | Path | None = "README.md",
+                  flagship: str | None = None) -> dict:
+    reports = Path(reports)
+    previous = reports / "results.json"
+    if flagship is None and previous.is_file():
+        flagship = json.loads(previous.read_text()).get("flagship")
+    index = collect(reports, flagship)
+    atomic.write_json(reports / "results.json", index)
+    plots.results_pareto(index["models"], reports / "pareto.png")
+    if readme and Path(readme).is_file():
+        text = Path(readme).read_text()
+        block = (f"{README_START}\n<!-- generated by `budgetnet results`: do not edit by hand -->\n{table(index)}\n\n"
+                 f"{reached_line(index)}\n{README_END}")
+        pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+        if pattern.search(text):
+            atomic.write_text(readme, pattern.sub(lambda _: block, text))
+    return index

@@ -1,0 +1,1 @@
+"""The search: definitions, the general family, successive halving, storage, the run, its report and benchmark."""

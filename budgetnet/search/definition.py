@@ -1,0 +1,174 @@
+"""Search definitions (`budgetnet/searches/*.yaml`, the one home of the shipped ones): the range
+of each searched value, the budget, the accuracy target and reference configs to run first; and
+either a template spec with `$holes` (family: template) or the general CNN family filled to the
+budget (family: general, budgetnet/search/space.py)."""
+from __future__ import annotations
+
+import builtins
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from budgetnet.search import space as general_space
+from budgetnet.errors import Issue, SpecError
+from budgetnet.spec.schema import Budget, Spec, holes, load_spec, read_raw
+
+SEARCH_DIR = Path(__file__).parent / "searches"
+
+
+class Dist(BaseModel):
+    """One hole's range: exactly one of int / float / log / categorical."""
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # builtins.*: the field names shadow int and float inside this class body
+    int: Optional[tuple[builtins.int, builtins.int]] = None
+    float: Optional[tuple[builtins.float, builtins.float]] = None
+    log: Optional[tuple[builtins.float, builtins.float]] = None
+    categorical: Optional[tuple[Any, ...]] = None
+
+    @model_validator(mode="after")
+    def _one(self):
+        given = [k for k in ("int", "float", "log", "categorical") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of int, float, log, categorical")
+        lo_hi = getattr(self, given[0])
+        if given[0] != "categorical" and not lo_hi[0] <= lo_hi[1]:
+            raise ValueError(f"low {lo_hi[0]} is above high {lo_hi[1]}")
+        if given[0] == "log" and lo_hi[0] <= 0:
+            raise ValueError("log range must be positive")
+        if given[0] == "categorical" and not lo_hi:
+            raise ValueError("categorical needs at least one choice")
+        return self
+
+    def suggest(self, trial, name: str):
+        if self.int is not None:
+            return trial.suggest_int(name, *self.int)
+        if self.float is not None:
+            return trial.suggest_float(name, *self.float)
+        if self.log is not None:
+            return trial.suggest_float(name, *self.log, log=True)
+        return trial.suggest_categorical(name, list(self.categorical))
+
+    def example(self):
+        """A value of the range, used to validate the template's types."""
+        return next(v for v in (self.int, self.float, self.log, self.categorical) if v is not None)[0]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sampled model: its spec, and for the general family how it was filled to the budget."""
+    spec: Spec
+    fill: float | None = None   # params / budget, for the general family
+    arch: str = ""
+
+
+class SearchDef(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    name: str = Field(min_length=1)
+    description: str = ""
+    family: Literal["template", "general"] = "template"
+    budget: Budget
+    min_accuracy: float = Field(0.0, ge=0, le=1)
+    space: dict[str, Dist]
+    reference: tuple[dict[str, Any], ...] = ()
+    template: dict[str, Any] = {}
+    origin: str = "<search>"
+
+    def spec(self, values: dict[str, Any], epochs: int | None = None) -> Spec:
+        """The model of `values`, validated like any spec (raises SpecError)."""
+        return self.candidate(values, epochs).spec
+
+    def candidate(self, values: dict[str, Any], epochs: int | None = None) -> Candidate:
+        """The model of `values` with `epochs` (default: the budget's, else the template's)."""
+        if self.family == "general":
+            f = general_space.fill(values, self.budget.max_params, epochs or self.budget.max_epochs or 15, self.name)
+            return Candidate(f.spec, f.fill, f.arch)
+        spec = load_spec(self.template, values)
+        if epochs:
+            raw = spec.to_dict()
+            raw.setdefault("train", {})["epochs"] = epochs
+            spec = load_spec(raw)
+        return Candidate(spec)
+
+    def smallest_params(self) -> int | None:
+        """The smallest model the space holds (general family), else None (unknown)."""
+        return general_space.smallest(self.space) if self.family == "general" else None
+
+    def with_budget(self, **limits) -> "SearchDef":
+        update = {k: v for k, v in limits.items() if v is not None}
+        return self.model_copy(update={"budget": self.budget.model_copy(update=update)}) if update else self
+
+
+def search_names() -> list[str]:
+    return sorted(p.stem for p in SEARCH_DIR.glob("*.yaml"))
+
+
+def load_search(x: Union[str, Path]) -> SearchDef:
+    """A search file path or shipped name -> validated SearchDef (raises SpecError, located)."""
+    if isinstance(x, str) and not Path(x).exists() and "/" not in x and not x.endswith((".yaml", ".yml")):
+        path = SEARCH_DIR / f"{x}.yaml"
+        if not path.is_file():
+            close = difflib.get_close_matches(x, search_names(), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; shipped: {', '.join(search_names())}"
+            raise SpecError(x, [Issue((), f"no such file, and no shipped search named {x!r}{hint}")])
+        x = path
+    origin, raw = read_raw(x)
+    # YAML gives lists; the strict schema wants tuples for ranges and the reference list
+    if isinstance(raw.get("reference"), list):
+        raw["reference"] = tuple(raw["reference"])
+    if isinstance(raw.get("space"), dict):
+        raw["space"] = {k: ({kk: tuple(vv) if isinstance(vv, list) else vv for kk, vv in v.items()}
+                            if isinstance(v, dict) else v) for k, v in raw["space"].items()}
+    try:
+        search = SearchDef.model_validate({**raw, "origin": origin})
+    except ValidationError as e:
+        raise SpecError(origin, [Issue(tuple(err["loc"]), err["msg"]) for err in e.errors(include_url=False)]) from None
+    if search.family == "general":
+        return _check_general(search)
+    issues = []
+    if not search.template:
+        issues.append(Issue(("template",), "a template search needs a template spec"))
+    needed, given = holes(search.template), set(search.space)
+    if needed - given:
+        issues.append(Issue(("space",), f"holes without a range: {', '.join(sorted(needed - given))}"))
+    if given - needed:
+        issues.append(Issue(("space",), f"ranges for holes the template does not use: {', '.join(sorted(given - needed))}"))
+    for i, ref in enumerate(search.reference):
+        if set(ref) != given:
+            issues.append(Issue(("reference", i), f"must set exactly the holes {sorted(given)}"))
+    if issues:
+        raise SpecError(origin, issues)
+    try:  # the template's types, checked with a value from each range
+        search.spec({k: d.example() for k, d in search.space.items()})
+    except SpecError as e:
+        if not any("larger than its input" in i.msg for i in e.issues):  # a collapsing example is fine
+            raise SpecError(origin, [Issue(("template",) + i.loc, i.msg) for i in e.issues]) from None
+    return search
+
+
+def _check_general(search: SearchDef) -> SearchDef:
+    issues = []
+    keys, given = set(general_space.KEYS), set(search.space)
+    if keys - given:
+        issues.append(Issue(("space",), f"the general family needs ranges for: {', '.join(sorted(keys - given))}"))
+    if given - keys:
+        issues.append(Issue(("space",), f"the general family has no value named: {', '.join(sorted(given - keys))}"))
+    if search.template:
+        issues.append(Issue(("template",), "the general family builds its own layers; remove the template"))
+    for i, ref in enumerate(search.reference):
+        if set(ref) != keys:
+            issues.append(Issue(("reference", i), f"must set exactly {sorted(keys)}"))
+    if issues:
+        raise SpecError(search.origin, issues)
+    return search
+
+
+DEFAULT_SEARCH = "general"
+
+
+def pick_search(max_params: int | None) -> str:
+    """The search `budgetnet search --max-params N` runs without a file: the general family,
+    which fills any budget."""
+    return DEFAULT_SEARCH

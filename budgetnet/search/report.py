@@ -1,0 +1,171 @@
+"""What a search leaves in its output directory: leaderboard (CSV + Markdown), the winner
+retrained with test accuracy measured once, best.yaml, plots, the command and a summary."""
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from budgetnet import atomic
+from budgetnet.search import plots
+from budgetnet.search.run import TRAINED, SearchDef, SearchOptions, SearchSummary, rung_list
+from budgetnet.search.timeline import timeline
+
+COLUMNS = ["trial", "status", "rung", "candidate", "params", "fill", "macs", "val_acc", "best_val_acc", "epochs_run",
+           "epochs", "seconds", "seed", "arch"]
+
+
+def leaderboard(study: optuna.Study) -> pd.DataFrame:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        a = t.user_attrs
+        status = a.get("status") or ("failed" if t.state == optuna.trial.TrialState.FAIL else
+                                     "running" if t.state == optuna.trial.TrialState.RUNNING else t.state.name.lower())
+        rows.append({"trial": t.number, "status": status, "rung": a.get("rung"), "candidate": a.get("candidate"),
+                     "params": a.get("params"), "fill": a.get("fill"), "macs": a.get("macs"),
+                     "val_acc": a.get("val_acc"), "best_val_acc": a.get("best_val_acc"),
+                     "epochs_run": a.get("epochs_run", 0), "epochs": a.get("epochs"),
+                     "seconds": round(a.get("seconds", 0.0) or 0.0, 1), "seed": a.get("seed"), "arch": a.get("arch", ""),
+                     "reason": a.get("reason", ""), **{f"hp_{k}": v for k, v in t.params.items()}})
+    df = pd.DataFrame(rows, columns=None if rows else COLUMNS)
+    if df.empty:
+        return df
+    df["_rank"] = df["status"].map({"complete": 0, "pruned": 1}).fillna(2)
+    return df.sort_values(["_rank", "val_acc", "params"], ascending=[True, False, True],
+                          na_position="last").drop(columns="_rank").reset_index(drop=True)
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    done = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("status") == "complete"]
+    return max(done, key=lambda t: (t.user_attrs["val_acc"], -t.user_attrs["params"])) if done else None
+
+
+def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float,
+                    first_feasible_s: float | None = None) -> SearchSummary:
+    trials = study.get_trials(deepcopy=False)
+    status = [t.user_attrs.get("status") for t in trials]
+    trained = [t for t in trials if t.user_attrs.get("status") in TRAINED]
+    full = opts.epochs or None
+    return SearchSummary(
+        trials=len(trials), trained=len(trained), complete=status.count("complete"), pruned=status.count("pruned"),
+        over_budget=status.count("over_budget"), invalid=status.count("invalid"),
+        failed=sum(t.state == optuna.trial.TrialState.FAIL for t in trials),
+        over_budget_train_seconds=sum(t.user_attrs.get("seconds", 0.0) for t in trials
+                                      if t.user_attrs.get("status") == "over_budget"),
+        epochs_run=sum(t.user_attrs.get("epochs_run", 0) for t in trained),
+        epochs_full=sum(full or t.user_attrs.get("epochs", 0) for t in trained),
+        wall_seconds=wall, rungs=rung_list(search, opts),
+        first_feasible_s=first_feasible_s)
+
+
+def _retrained_trial(out: Path) -> int | None:
+    """The trial whose retrain is in OUT/best, per the summary.json written with it."""
+    try:
+        best = json.loads((out / "summary.json").read_text()).get("best") or {}
+    except (OSError, ValueError):
+        return None
+    return best.get("trial") if "test_acc" in best else None
+
+
+def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float,
+             retrain: bool = True, on_batch=None) -> SearchSummary:
+    from budgetnet.training.runs import train_run
+
+    out = opts.out
+    tl = timeline(study, search.min_accuracy, search.budget.max_params)
+    summary = summarize_study(study, search, opts, wall, tl.first_feasible_s)
+    best = best_trial(study)
+    df = leaderboard(study)
+    if best is not None:
+        spec = search.spec(best.params, best.user_attrs.get("epochs") or opts.epochs)
+        raw = spec.to_dict()
+        raw["name"] = f"best_{search.name}"
+        raw["budget"] = search.budget.model_dump(exclude_none=True)
+        raw["notes"] = (f"found by `budgetnet search {search.name}`, trial {best.number}: validation accuracy "
+                        f"{100 * best.user_attrs['val_acc']:.2f}% (seed {best.user_attrs['seed']})")
+        atomic.write_text(out / "best.yaml", _yaml(raw))
+        summary.best = {"trial": best.number, "params": best.user_attrs["params"], "macs": best.user_attrs["macs"],
+                        "epochs": spec.train.epochs, "fill": best.user_attrs.get("fill"),
+                        "val_acc": best.user_attrs["val_acc"], "seed": best.user_attrs["seed"], "values": best.params}
+        if retrain:
+            m = train_run(out / "best.yaml", out / "best", seed=best.user_attrs["seed"], subset=opts.subset,
+                          data_dir=opts.data_dir, backend=opts.backend, device=opts.device, on_batch=on_batch)
+            summary.best.update(retrained_val_acc=m.val_acc, test_acc=m.test_acc, retrain_seconds=m.seconds)
+            df.loc[df["trial"] == best.number, "test_acc"] = m.test_acc
+        elif (out / "best").is_dir() and _retrained_trial(out) != best.number:
+            logging.getLogger("budgetnet").warning(
+                f"{out / 'best'} holds an earlier winner's retrain, not trial {best.number}'s: "
+                "rerun without --no-retrain to replace it")
+    with atomic.atomic_path(out / "leaderboard.csv") as tmp:
+        df.to_csv(tmp, index=False)
+    atomic.write_text(out / "leaderboard.md", _markdown(df, search, summary))
+    atomic.write_text(out / "command.txt", " ".join(shlex.quote(a) for a in ["budgetnet", *sys.argv[1:]]) + "\n")
+    atomic.write_json(out / "summary.json", {**summary.__dict__, "search": search.name,
+                                             "budget": search.budget.model_dump(exclude_none=True),
+                                             "min_accuracy": search.min_accuracy})
+    plots.search_history(tl, out / "history.png",
+                         f"{search.name}, params <= {search.budget.max_params:,}: best validation accuracy over time",
+                         search.min_accuracy)
+    plots.search_pareto(df, out / "pareto.png", f"{search.name}: accuracy vs parameters",
+                        search.budget.max_params)
+    return summary
+
+
+def confirm_seeds(winner_seed: int, k: int) -> list[int]:
+    """K seeds the winner was not selected with: 0, 1, 2, ... skipping its search seed."""
+    return [s for s in range(k + 1) if s != winner_seed][:k]
+
+
+def confirm_winner(out: Path, opts: SearchOptions, summary: SearchSummary, k: int, on_epoch=None) -> dict:
+    """The final-model protocol on the winner: retrain OUT/best.yaml with K fresh seeds on the
+    full training set (OUT/confirm/), record the median test accuracy in summary.json."""
+    from budgetnet.report.results import confirm
+
+    seeds = confirm_seeds(summary.best["seed"], k)
+    r = confirm(out / "best.yaml", out / "confirm", tuple(seeds), opts.data_dir, on_epoch, subset=opts.subset,
+                full_train=True)
+    summary.confirm = {"seeds": seeds, "test_acc": [x["test_acc"] for x in r["seeds"]],
+                       "median_test_acc": r["median_test_acc"], "dir": "confirm"}
+    _write_summary(out, summary)
+    return r
+
+
+def _write_summary(out: Path, summary: SearchSummary) -> None:
+    data = json.loads((out / "summary.json").read_text())
+    atomic.write_json(out / "summary.json", {**data, **summary.__dict__})
+
+
+def _minutes(seconds: float | None) -> str:
+    return "none" if seconds is None else f"{seconds / 60:.1f} min after the first trial started"
+
+
+def _yaml(raw: dict) -> str:
+    import yaml
+    return yaml.safe_dump(raw, sort_keys=False)
+
+
+def _markdown(df: pd.DataFrame, search: SearchDef, s: SearchSummary) -> str:
+    head = (f"# Search `{search.name}`: {search.description}\n\n"
+            f"Budget: {search.budget.model_dump(exclude_none=True)}; accuracy floor {100 * search.min_accuracy:.2f}% "
+            f"(validation during the search; test only for the retrained winner).\n\n"
+            f"{s.trials} samples: {s.complete} complete, {s.pruned} pruned, {s.over_budget} over budget "
+            f"(never trained, {s.over_budget_train_seconds:.0f} s of training), {s.invalid} invalid, "
+            f"{s.failed} failed. Epochs run {s.epochs_run} of {s.epochs_full} a search without pruning would run. "
+            f"Wall time {s.wall_seconds:.0f} s; first feasible trial (validation >= floor, within budget): "
+            f"{_minutes(s.first_feasible_s)}. Rungs (epochs): {s.rungs}.\n\n")
+    if df.empty:
+        return head + "No trials.\n"
+    show = df.copy()
+    for col in show.columns:  # a pipe inside a cell would end it (studies before arch used " / ")
+        show[col] = show[col].map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
+    if "fill" in show:
+        show["fill"] = show["fill"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
+    for col in ("val_acc", "best_val_acc", "test_acc"):
+        if col in show:
+            show[col] = show[col].map(lambda v: f"{100 * v:.2f}" if pd.notna(v) else "")
+    return head + show.to_markdown(index=False) + "\n"

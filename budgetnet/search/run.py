@@ -1,0 +1,370 @@
+"""`budgetnet search`: Optuna over a search definition, with a hard parameter budget.
+
+The budget is counted from the filled-in spec before anything is built: an over-budget sample
+ends at once (pruned, status `over_budget`, 0 training seconds) and its constraint value steers
+the TPE sampler away from that region (the general family fills every sample into the budget,
+so it has none). Fidelity is either successive halving over whole schedules (`rungs`, the
+default: budgetnet.rungs) or a pruner reading each trial's per-epoch validation curve.
+The test set is never touched during the search.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import optuna
+
+from budgetnet.model.compile import summarize
+from budgetnet.data.datasets import Dataset, load_dataset
+from budgetnet.errors import SpecError
+from budgetnet.search.rungs import next_promotion, rung_epochs
+from budgetnet.search.definition import SearchDef
+from budgetnet.training.loop import train
+
+TRAINED = ("complete", "pruned")  # statuses of trials that actually trained
+
+
+@dataclass
+class SearchOptions:
+    out: Path
+    trials: int | None = 20          # trained trials (over-budget samples do not count)
+    timeout: float | None = None     # seconds
+    storage: str | None = None       # default: sqlite:///OUT/study.db
+    study_name: str | None = None
+    workers: int = 1
+    epochs: int | None = None        # override every trial's epochs (smoke runs)
+    subset: int | None = None
+    seed: int = 0
+    backend: str | None = None
+    device: str | None = None
+    objective: str = "accuracy"      # or "pareto": (val accuracy, params)
+    pruner: str = "rungs"            # rungs (successive halving) | quartile | median | hyperband | none
+    rungs: tuple[int, ...] | None = None  # rung epochs; default budgetnet.rungs.rung_epochs(max epochs)
+    warm_start: bool = True          # run the definition's reference configs first
+    threads: int | None = None       # torch threads per worker; default cores // workers
+    worker: int = 0                  # index of this worker process (its sampler's seed is seed + 1000 * worker)
+    data_dir: str | None = None
+    heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
+
+    def storage_url(self) -> str:
+        return self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
+
+
+def over_budget(search: SearchDef, params: int, macs: int, epochs: int) -> str | None:
+    b = search.budget
+    for what, actual, limit in (("params", params, b.max_params), ("MACs", macs, b.max_macs),
+                                ("epochs", epochs, b.max_epochs)):
+        if limit is not None and actual > limit:
+            return f"{what} {actual:,} > {limit:,}"
+    return None
+
+
+def _set_constraints(trial: optuna.Trial, search: SearchDef, params: int | None, val_acc: float | None) -> None:
+    """Constraint values for the sampler (feasible when <= 0): budget excess, accuracy deficit.
+    Over-budget samples score hundreds, under-floor ones hundredths: TPE learns both apart."""
+    excess = 1.0 if params is None else float(params - search.budget.max_params) if search.budget.max_params else 0.0
+    trial.set_constraint("params", excess)
+    trial.set_constraint("accuracy", search.min_accuracy - (val_acc or 0.0))
+
+
+def max_epochs(search: SearchDef, opts: SearchOptions) -> int:
+    return opts.epochs or search.budget.max_epochs or 15
+
+
+def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
+    """Epochs of each rung: one rung of the full schedule unless successive halving is on."""
+    if opts.pruner != "rungs":
+        return [max_epochs(search, opts)]
+    return list(opts.rungs) if opts.rungs else rung_epochs(max_epochs(search, opts))
+
+
+def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Callable:
+    rungs = rung_list(search, opts)
+
+    def objective(trial: optuna.Trial):
+        try:
+            return run_trial(trial)
+        except KeyboardInterrupt:  # marked, so that the resumed search runs it again
+            trial.set_user_attr("status", "interrupted")
+            raise
+        except (optuna.TrialPruned, SpecError):
+            raise
+        except Exception as e:  # recorded in the study: the leaderboard shows why
+            trial.set_user_attr("reason", f"{type(e).__name__}: {e}"[:300])
+            raise
+
+    def run_trial(trial: optuna.Trial):
+        rung = trial.user_attrs.get("rung", 0)
+        for key, value in (("rung", rung), ("candidate", trial.user_attrs.get("candidate", trial.number)),
+                           ("seed", trial.user_attrs.get("seed", opts.seed + trial.number))):
+            trial.set_user_attr(key, value)
+        values = {name: dist.suggest(trial, name) for name, dist in search.space.items()}
+        try:
+            cand = search.candidate(values, rungs[rung] if opts.pruner == "rungs" else opts.epochs)
+            spec = cand.spec
+        except SpecError as e:
+            trial.set_user_attr("status", "invalid")
+            trial.set_user_attr("reason", e.issues[0].line("template")[:200])
+            _set_constraints(trial, search, None, None)
+            raise optuna.TrialPruned("invalid spec") from None
+        s = summarize(spec)
+        trial.set_user_attr("params", s.params)
+        trial.set_user_attr("macs", s.macs)
+        trial.set_user_attr("epochs", spec.train.epochs)
+        if search.budget.max_params:
+            trial.set_user_attr("fill", round(s.params / search.budget.max_params, 4))
+        if cand.arch:
+            trial.set_user_attr("arch", cand.arch)
+        reason = over_budget(search, s.params, s.macs, spec.train.epochs)
+        if reason:  # never built, never trained
+            trial.set_user_attr("status", "over_budget")
+            trial.set_user_attr("reason", reason)
+            trial.set_user_attr("seconds", 0.0)
+            _set_constraints(trial, search, s.params, None)
+            raise optuna.TrialPruned(reason)
+        seed = trial.user_attrs["seed"]
+        start = time.perf_counter()
+        history: list[float] = []
+
+        def on_epoch(stat, result):
+            history.append(stat.val_acc)
+            if opts.objective == "accuracy":  # under rungs the pruner never prunes
+                trial.report(stat.val_acc, stat.epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after epoch {stat.epoch}")
+
+        try:
+            result = train(spec, data, seed=seed, device=opts.device, backend=opts.backend,
+                           eval_test=False, on_epoch=on_epoch)
+        except optuna.TrialPruned:
+            trial.set_user_attr("status", "pruned")
+            trial.set_user_attr("epochs_run", len(history))
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            trial.set_user_attr("val_acc", history[-1] if history else None)
+            _set_constraints(trial, search, s.params, history[-1] if history else None)
+            raise
+        m = result.metrics
+        for key, value in (("status", "complete"), ("epochs_run", m.epochs), ("seconds", m.seconds),
+                           ("val_acc", m.val_acc), ("best_val_acc", m.best_val_acc)):
+            trial.set_user_attr(key, value)
+        _set_constraints(trial, search, s.params, m.val_acc)
+        return (m.val_acc, s.params) if opts.objective == "pareto" else m.val_acc
+
+    return objective
+
+
+def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 1), reduction_factor=3)
+    if name == "quartile":
+        # stop only a trial in the bottom quarter at its epoch, and not before two thirds of the
+        # epochs: recipes differ in schedule, a OneCycle run near its peak learning rate looks
+        # weak mid-way, and 5,000 validation images put +-0.15 points of noise on every reading
+        # (lean7k: two high-lr trials pruned at epoch 5 by the median rule, again at epoch 7)
+        # Optuna keeps the given percentile of trials from the top: 75 prunes the bottom 25%
+        return optuna.pruners.PercentilePruner(75.0, n_startup_trials=3, n_warmup_steps=max(2, 2 * epochs // 3))
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=max(2, epochs // 3))
+    return optuna.pruners.NopPruner()
+
+
+def study_name(search: SearchDef, opts: SearchOptions) -> str:
+    return opts.study_name or f"{search.name}-{search.budget.max_params}"
+
+
+def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
+    """Create or load the study. Under the study's lock: on a fresh database, workers starting
+    together would race to create Optuna's schema and to enqueue the references."""
+    from budgetnet.search.storage import SlotLock, make_storage
+
+    # each worker its own random stream: with one seed, workers started together sample the same
+    # points (seen: two workers trained identical candidates side by side)
+    sampler = optuna.samplers.TPESampler(seed=opts.seed + 1000 * opts.worker, n_startup_trials=5, multivariate=True)
+    directions = ["maximize", "minimize"] if opts.objective == "pareto" else ["maximize"]
+    name = study_name(search, opts)
+    lock = SlotLock(opts.storage_url(), name)
+    lock.acquire()
+    try:
+        study = optuna.create_study(storage=make_storage(opts.storage_url(), opts.heartbeat), study_name=name,
+                                    sampler=sampler, pruner=make_pruner(opts.pruner, max_epochs(search, opts)),
+                                    directions=directions, load_if_exists=True)
+        if not study.trials:  # a new study: the warm start (shipped references) runs first
+            for ref in search.reference if opts.warm_start else ():
+                study.enqueue_trial(ref, user_attrs={"warm_start": True}, skip_if_exists=True)
+            study.set_user_attr("search", search.name)
+            study.set_user_attr("budget", search.budget.model_dump(exclude_none=True))
+            study.set_user_attr("min_accuracy", search.min_accuracy)
+            study.set_user_attr("rungs", rung_list(search, opts))
+            study.set_user_attr("warm_start", opts.warm_start)
+        requeue_interrupted(study)
+    finally:
+        lock.release()
+    return study
+
+
+RERUN_ATTRS = ("rung", "candidate", "seed", "warm_start")
+
+
+def requeue_interrupted(study: optuna.Study) -> None:
+    """Enqueue every interrupted trial (Ctrl-C, or a worker that stopped heartbeating) once
+    more, with the same parameters, rung and seed. Call under the study's lock."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for t in trials:
+        if t.user_attrs.get("status") == "interrupted" and t.number not in retried and t.state == TrialState.FAIL:
+            attrs = {k: t.user_attrs[k] for k in RERUN_ATTRS if k in t.user_attrs}
+            study.enqueue_trial(dict(t.params), user_attrs={**attrs, "retry_of": t.number})
+
+
+def _slots(study: optuna.Study) -> tuple[int, int]:
+    """(trained trials finished, trials running now): a running trial holds a slot until it
+    turns out over budget or invalid, which it does within milliseconds."""
+    from optuna.trial import TrialState
+    trials = study.get_trials(deepcopy=False)
+    done = sum(t.user_attrs.get("status") in TRAINED for t in trials)
+    running = sum(t.state == TrialState.RUNNING for t in trials)
+    return done, running
+
+
+def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None,
+               orphaned: Callable[[], bool] = lambda: False) -> None:
+    """One worker: run trials until the study holds exactly `opts.trials` trained trials.
+
+    Counting and starting the next trial happen under a study-wide lock (see
+    budgetnet.storage), so any number of workers on any number of machines stop at exactly
+    `opts.trials`; a dead worker's trial is failed by heartbeat and re-enqueued."""
+    from budgetnet.search.storage import SlotLock, fail_stale
+
+    quiet_optuna()
+    rungs = rung_list(search, opts)
+    data = load_dataset(opts.data_dir, subset=opts.subset)
+    study = open_study(search, opts)
+    objective = make_objective(search, opts, data)
+    lock = SlotLock(opts.storage_url(), study.study_name)  # the same lock open_study took
+    deadline = time.monotonic() + opts.timeout if opts.timeout else None
+    over_budget_streak = fail_streak = 0
+
+    def claimed_objective(trial):
+        lock.release()  # the trial exists (RUNNING) now: it holds its slot
+        return objective(trial)
+
+    def after_trial(study, trial):
+        nonlocal over_budget_streak, fail_streak
+        over_budget_streak = over_budget_streak + 1 if trial.user_attrs.get("status") == "over_budget" else 0
+        fail_streak = fail_streak + 1 if trial.state == optuna.trial.TrialState.FAIL else 0
+        if on_trial:
+            on_trial(study, trial)
+
+    while deadline is None or time.monotonic() < deadline:
+        if orphaned():  # the command that started this worker is gone: start nothing new
+            return
+        if over_budget_streak > 500:  # the space barely intersects the budget
+            logging.getLogger("budgetnet").warning("stopping: 500 over-budget samples in a row")
+            return
+        if fail_streak >= 5:  # something systematic: say so instead of failing forever
+            raise RuntimeError("5 trials in a row failed; see the leaderboard's failed trials")
+        lock.acquire()
+        try:
+            fail_stale(study)
+            done, running = _slots(study)
+            if opts.trials is not None and done >= opts.trials:
+                return
+            if opts.trials is not None and done + running >= opts.trials:
+                lock.release()
+                time.sleep(1.0)  # every slot is taken; wait in case one frees up
+                continue
+            if opts.pruner == "rungs":  # a candidate earned a longer schedule: it runs next
+                promotion = next_promotion(study.get_trials(deepcopy=False), rungs)
+                if promotion:
+                    study.enqueue_trial(promotion.params, user_attrs=promotion.user_attrs())
+            # a trial that raises is recorded as FAIL (with its error) and the search goes on
+            study.optimize(claimed_objective, n_trials=1, callbacks=[after_trial], catch=(Exception,),
+                           gc_after_trial=False)
+        finally:
+            lock.release()
+
+
+def running_elsewhere(study: optuna.Study) -> int:
+    """Trials of this study still running in another command (after failing dead workers' ones):
+    finalizing now would leave them off the leaderboard, so that command finalizes instead."""
+    from optuna.trial import TrialState
+
+    from budgetnet.search.storage import fail_stale
+    fail_stale(study)
+    return sum(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False))
+
+
+def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int, parent: int) -> None:
+    import torch
+    torch.set_num_threads(threads)
+    try:  # a worker whose command was killed finishes its trial and stops (seen: orphans ran on)
+        run_worker(SearchDef.model_validate(search_dict), opts, orphaned=lambda: os.getppid() != parent)
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker; the parent says the one line
+        pass
+
+
+@dataclass
+class SearchSummary:
+    trials: int
+    trained: int
+    complete: int
+    pruned: int
+    over_budget: int
+    invalid: int
+    failed: int
+    over_budget_train_seconds: float
+    epochs_run: int
+    epochs_full: int
+    wall_seconds: float
+    rungs: list[int] | None = None
+    first_feasible_s: float | None = None   # first trial start -> first val >= floor within budget
+    best: dict | None = None
+    confirm: dict | None = None             # --confirm K: the winner retrained with K fresh seeds
+
+
+def quiet_optuna() -> None:
+    """Optuna logs a failed trial with its whole traceback at WARNING (a Ctrl-C included); the
+    search reports every trial itself, with the error's one line kept in the study."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> optuna.Study:
+    """Run (or resume) the study with `opts.workers` processes on the same storage."""
+    quiet_optuna()
+    opts.out.mkdir(parents=True, exist_ok=True)
+    open_study(search, opts)  # create it (and enqueue references) once, before workers race
+    if opts.workers <= 1:
+        run_worker(search, opts, on_trial)
+    else:
+        import multiprocessing as mp
+        ctx = mp.get_context("spawn")
+        threads = opts.threads or max(1, (os.cpu_count() or 1) // opts.workers)
+        procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), replace(opts, worker=i), threads, os.getpid()))
+                 for i in range(opts.workers)]
+        for p in procs:
+            p.start()
+        _watch(open_study(search, opts), procs, on_trial)
+    return open_study(search, opts)
+
+
+def _watch(study: optuna.Study, procs, on_trial: Callable | None, every: float = 2.0) -> None:
+    """While worker processes run, report each trial as it finishes (the live view)."""
+    seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    while True:
+        alive = any(p.is_alive() for p in procs)
+        for t in study.get_trials(deepcopy=False):
+            if t.state.is_finished() and t.number not in seen:
+                seen.add(t.number)
+                if on_trial:
+                    on_trial(study, t)
+        if not alive:
+            break
+        time.sleep(every)
+    for p in procs:
+        p.join()

@@ -1,0 +1,1 @@
+"""The spec language: schema and loading, the op registry, shape inference, conv geometry."""

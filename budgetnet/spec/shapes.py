@@ -1,0 +1,34 @@
+"""Shape inference: run every op's shape logic over a spec's rows, before any weight exists.
+
+Its own module so that `spec.py` (validation needs the shapes) and `compile.py` (accounting
+and building need them too) both import it and neither imports the other."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from budgetnet.errors import Issue, SpecError
+from budgetnet.spec.geometry import Geometry
+from budgetnet.spec.ops import Layer, ShapeError, get_op
+
+if TYPE_CHECKING:
+    from budgetnet.spec.schema import LayerSpec, Spec
+
+
+def infer(spec: "Spec") -> list[tuple["LayerSpec", Layer]]:
+    """Run every op's shape logic in order; a collapsing shape is a located SpecError."""
+    g = Geometry(tuple(spec.input), extent=max(spec.input[1:]))
+    out = []
+    for layer in spec.layers:
+        try:
+            info = get_op(layer.op).fn(g, layer.args)
+        except ShapeError as e:
+            loc = layer.loc + ((e.field,) if e.field else ())
+            raise SpecError(spec.origin, [Issue(loc, f"{e} (input shape {list(g.shape)})")]) from None
+        out.append((layer, info))
+        g = info.out
+    if g.shape != (spec.classes,):
+        where = spec.layers[-1].loc if spec.layers else ("layers",)
+        hint = "; end with flatten" if g.kind != "vector" else ""
+        raise SpecError(spec.origin, [Issue(where, f"network output is {list(g.shape)}, expected "
+                                                   f"[{spec.classes}] (classes){hint}")])
+    return out

@@ -1,0 +1,1 @@
+"""Training and evaluation: the loop, augmentation, schedules, checkpoints, runs, scores, spreads, benchmarks."""

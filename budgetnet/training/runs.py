@@ -1,0 +1,91 @@
+"""Training and evaluation runs that write their results into a directory (atomically)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from budgetnet import atomic
+from budgetnet.training import plots
+from budgetnet.training.checkpoint import load_checkpoint, save_checkpoint
+from budgetnet.data.datasets import load_dataset
+from budgetnet.errors import CheckpointError
+from budgetnet.training.scores import Scores, confusion_matrix, scores
+from budgetnet.spec.schema import load_spec
+from budgetnet.training.loop import Metrics, predict, resume_state, train
+
+
+def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, subset: int | None = None,
+              data_dir: str | None = None, backend: str | None = None, device: str | None = None,
+              full_train: bool = False, resume: bool = False,
+              on_batch: Callable[[int], None] | None = None,
+              on_epoch: Callable | None = None, checkpoint_minutes: float = 10.0) -> Metrics:
+    """Train and write DIR/checkpoint.pt (after every epoch and every `checkpoint_minutes` within
+    one: an interruption loses at most that much), DIR/metrics.json and DIR/curves.png.
+    `resume=True` continues DIR/checkpoint.pt exactly where it was written."""
+    out = Path(out)
+    spec = load_spec(x)
+    state = None
+    if resume:
+        _, ckpt = load_checkpoint(out / "checkpoint.pt", expected=spec)  # same architecture, or refuse
+        if ckpt.get("resume") is None:
+            raise CheckpointError(f"{out / 'checkpoint.pt'}: training already finished; nothing to resume")
+        state = ckpt["resume"]
+    data = load_dataset(data_dir, full_train=full_train, subset=subset)
+    if state and state["metrics"].get("train_images") != len(data.train):  # another batch order: not a resume
+        raise CheckpointError(f"{out / 'checkpoint.pt'}: written for {state['metrics'].get('train_images'):,} training "
+                              f"images, this run has {len(data.train):,}; resume with the interrupted run's "
+                              f"--full-train / --subset")
+
+    def checkpoint(result, progress=None):  # progress: the place inside an epoch, None at its end
+        save_checkpoint(out / "checkpoint.pt", result.model, result.metrics.to_dict(), resume_state(result, progress))
+
+    def after_epoch(stat, result):
+        checkpoint(result)
+        if on_epoch:
+            on_epoch(stat, result)
+
+    result = train(spec, data, epochs=epochs, seed=seed, device=device, backend=backend,
+                   on_epoch=after_epoch, on_batch=on_batch, resume=state,
+                   on_checkpoint=checkpoint, checkpoint_every=60 * checkpoint_minutes)
+    metrics = result.metrics.to_dict()
+    metrics["full_train"] = full_train
+    save_checkpoint(out / "checkpoint.pt", result.model.cpu(), metrics)
+    atomic.write_json(out / "metrics.json", metrics)
+    atomic.write_text(out / "spec.yaml", spec.to_yaml())
+    plots.learning_curve(metrics["history"], out / "curves.png",
+                         f"{spec.name}: {metrics['params']:,} params, test {100 * metrics['test_acc']:.2f}%")
+    return result.metrics
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    name: str
+    params: int
+    scores: Scores
+    confusion: list[list[int]]
+
+    @property
+    def test_acc(self) -> float:
+        return self.scores.accuracy
+
+    def to_dict(self) -> dict:
+        s = self.scores
+        return {"name": self.name, "params": self.params, "test_acc": s.accuracy, "f1_macro": s.f1_macro,
+                "per_class": s.recall, "precision": s.precision, "recall": s.recall, "f1": s.f1,
+                "confusion": self.confusion}
+
+
+def evaluate_checkpoint(path: str | Path, data_dir: str | None = None, expected=None,
+                        plot: str | Path | None = None, backend: str | None = None) -> EvalReport:
+    """Score a checkpoint on the test set. Read-only: a confusion-matrix PNG is written only to `plot`."""
+    model, ckpt = load_checkpoint(path, expected=load_spec(expected) if expected else None, backend=backend)
+    data = load_dataset(data_dir)
+    data.refuse_mismatch(str(path), model.spec.input, model.spec.classes)
+    m = ckpt.get("metrics") or {}
+    mean, std = m.get("mean", data.mean), m.get("std", data.std)
+    cm = confusion_matrix(data.test.y, predict(model, data.test, mean, std), model.spec.classes)
+    report = EvalReport(model.spec.name, model.num_params(), scores(cm), cm.tolist())
+    if plot:
+        plots.confusion(cm.numpy(), plot, f"{report.name}: test {100 * report.test_acc:.2f}%")
+    return report

@@ -1,0 +1,168 @@
+"""The cross-machine spread of a result: one seed of a spec trained under several CPU kernel
+choices on this machine.
+
+CPU kernels (ATen's vectorised paths, oneDNN's convolutions, MKL's GEMMs) pick their code by the
+processor's instruction sets and the thread count, and sum in other orders: the same seed is
+bit-identical on one machine only. Each setting below makes this machine compute as another
+would (environment variables read when torch starts), so the final-epoch test accuracies side
+by side are the spread a claim must survive on a machine we never saw.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from budgetnet import atomic
+from budgetnet.errors import BudgetnetError
+from budgetnet.spec.schema import load_spec
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: dict[str, str]
+    threads: int = 1
+    about: str = ""
+
+
+SETTINGS = {s.name: s for s in (
+    Setting("default", {}, 1, "this machine's own kernels, one thread (as confirmations run)"),
+    Setting("avx2-machine", {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+            1, "all three libraries at most AVX2: a machine without AVX-512"),
+    Setting("aten-avx2", {"ATEN_CPU_CAPABILITY": "avx2"}, 1, "ATen's AVX2 paths only"),
+    Setting("aten-default", {"ATEN_CPU_CAPABILITY": "default"}, 1, "ATen's unvectorised paths"),
+    Setting("onednn-avx2", {"ONEDNN_MAX_CPU_ISA": "AVX2"}, 1, "oneDNN convolutions at most AVX2"),
+    Setting("onednn-sse41", {"ONEDNN_MAX_CPU_ISA": "SSE41"}, 1, "oneDNN convolutions at most SSE4.1"),
+    Setting("mkl-avx2", {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}, 1, "MKL's GEMMs at most AVX2"),
+    Setting("portable", {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"},
+            1, "the lowest common instruction sets everywhere"),
+    Setting("threads-2", {}, 2, "this machine's kernels, two threads"),
+)}
+DEFAULT_SETTINGS = tuple(SETTINGS)
+RECORD = "spread.json"
+ELSEWHERE = "elsewhere.json"  # the same seed retrained on other machines, as reported there
+
+
+def run_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_train: bool,
+                subset: int | None = None) -> Path:
+    """Train one seed under one setting in a fresh process (the variables are read when torch
+    loads); resumable: a finished run is kept, an interrupted one continues."""
+    run_dir = out / setting.name
+    if (run_dir / "metrics.json").is_file():
+        return run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "budgetnet", "train", str(spec_path), "--out", str(run_dir), "--seed", str(seed),
+           "--threads", str(setting.threads)] + (["--full-train"] if full_train else [])
+    cmd += ["--subset", str(subset)] if subset else []
+    if (run_dir / "checkpoint.pt").is_file():
+        cmd.append("--resume")
+    env = {k: v for k, v in os.environ.items() if k not in _ALL_VARIABLES} | setting.env
+    with open(run_dir / "log.txt", "a") as log:
+        done = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise BudgetnetError(f"{run_dir}: training under '{setting.name}' failed (exit {done.returncode}); "
+                             f"see {run_dir / 'log.txt'}")
+    return run_dir
+
+
+_ALL_VARIABLES = {k for s in SETTINGS.values() for k in s.env}
+
+
+def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, full_train: bool = False,
+            jobs: int = 1, on_done=None, subset: int | None = None) -> dict:
+    """Train `seed` of `spec` under each setting (`jobs` at a time) and write OUT/spread.json and
+    OUT/spread.md; every finished setting in OUT is included, so runs made earlier add up."""
+    out, spec = Path(out), load_spec(spec)
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        raise BudgetnetError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
+    out.mkdir(parents=True, exist_ok=True)
+    spec_path = out / "spec.yaml"
+    atomic.write_text(spec_path, spec.to_yaml())
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for run_dir in pool.map(lambda s: run_setting(spec_path, out, seed, SETTINGS[s], full_train, subset),
+                                settings):
+            if on_done:
+                on_done(run_dir)
+    return write_record(out)
+
+
+def write_record(out: str | Path) -> dict:
+    """OUT/spread.json and OUT/spread.md from the finished runs under OUT."""
+    out = Path(out)
+    record = build_record(out)
+    atomic.write_json(out / RECORD, record)
+    atomic.write_text(out / "spread.md", markdown([record]) + "\n")
+    return record
+
+
+def build_record(out: Path) -> dict:
+    """The spread of the finished runs under OUT (and OUT/elsewhere.json), written nowhere."""
+    rows = []
+    for name, setting in SETTINGS.items():
+        metrics = out / name / "metrics.json"
+        if metrics.is_file():
+            m = json.loads(metrics.read_text())
+            rows.append({"setting": name, "env": setting.env, "threads": m["threads"], "test_acc": m["test_acc"],
+                         "losses": [h["train_loss"] for h in m["history"]], "seconds": m["seconds"],
+                         "name": m["name"], "params": m["params"], "seed": m["seed"],
+                         "full_train": m.get("full_train", False)})
+    if not rows:
+        raise BudgetnetError(f"{out}: no finished run to report")
+    first = rows[0]
+    for r in rows:
+        if (r["name"], r["params"], r["seed"], r["full_train"]) != (first["name"], first["params"], first["seed"],
+                                                                     first["full_train"]):
+            raise BudgetnetError(f"{out / r['setting']}: a run of another spec, seed or split than {out / first['setting']}")
+    reference = next((r for r in rows if r["setting"] == "default"), first)
+    elsewhere = _elsewhere(out, first)
+    accs = [r["test_acc"] for r in rows] + [r["test_acc"] for r in elsewhere]
+    record = {"name": first["name"], "params": first["params"], "seed": first["seed"],
+              "full_train": first["full_train"], "reference": reference["setting"],
+              "runs": [{"setting": r["setting"], "env": r["env"], "threads": r["threads"], "test_acc": r["test_acc"],
+                        "seconds": r["seconds"], "final_loss": r["losses"][-1],
+                        "same_arithmetic": r["losses"] == reference["losses"]} for r in rows],
+              "elsewhere": elsewhere,
+              "min_test_acc": min(accs), "max_test_acc": max(accs), "spread": max(accs) - min(accs)}
+    return record
+
+
+def _elsewhere(out: Path, run: dict) -> list[dict]:
+    """Retrains of the same spec and seed on other machines (OUT/elsewhere.json: a list of
+    {machine, setting, threads, test_acc, source}): measured there, counted in the spread here."""
+    path = out / ELSEWHERE
+    if not path.is_file():
+        return []
+    try:
+        entries = json.loads(path.read_text())
+        return [{"machine": str(e["machine"]), "setting": str(e["setting"]), "threads": int(e["threads"]),
+                 "test_acc": float(e["test_acc"]), "source": str(e["source"])} for e in entries]
+    except (ValueError, KeyError, TypeError) as e:
+        raise BudgetnetError(f"{path}: not a list of {{machine, setting, threads, test_acc, source}} ({e})") from None
+
+
+def markdown(records: list[dict]) -> str:
+    """One row per model and seed, one column per setting: final-epoch test accuracy (%);
+    `=` marks a run whose loss history is bit-identical to the reference's (the setting changed nothing)."""
+    names = [n for n in SETTINGS if any(n in {r["setting"] for r in rec["runs"]} for rec in records)]
+    lines = ["| model | params | seed | " + " | ".join(names) + " | other machines | min | max | spread |",
+             "|---|---:|---:|" + "---:|" * len(names) + "---|---:|---:|---:|"]
+    for rec in records:
+        by = {r["setting"]: r for r in rec["runs"]}
+        cells = [(f"{100 * by[n]['test_acc']:.2f}" + ("=" if by[n]["same_arithmetic"] and n != rec["reference"] else ""))
+                 if n in by else "-" for n in names]
+        other = ", ".join(f"{100 * e['test_acc']:.2f} ({e['setting']})" for e in rec.get("elsewhere", [])) or "-"
+        lines.append(f"| {rec['name']} | {rec['params']:,} | {rec['seed']} | " + " | ".join(cells) + f" | {other}" +
+                     f" | {100 * rec['min_test_acc']:.2f} | {100 * rec['max_test_acc']:.2f} | {100 * rec['spread']:.2f} |")
+    return "\n".join(lines)
+
+
+def collect(reports: str | Path) -> list[dict]:
+    """Every spread.json under `reports`, sorted by params."""
+    return sorted((json.loads(p.read_text()) | {"report": str(p.parent)} for p in Path(reports).rglob(RECORD)),
+                  key=lambda r: (r["params"], r["name"], r["seed"]))
