@@ -35,6 +35,19 @@ class Issue:
         return f"{source}:{where}: {self.msg}" if where else f"{source}: {self.msg}"
 
 
+def pydantic_issues(err, prefix: tuple = ()) -> list[Issue]:
+    """Every problem of a pydantic ValidationError, located, with the offending value."""
+    out = []
+    for e in err.errors(include_url=False):
+        msg = e["msg"]
+        if e["type"] not in ("missing", "extra_forbidden"):
+            msg += f", got {short_repr(e['input'])}"
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        out.append(Issue(prefix + tuple(e["loc"]), msg))
+    return out
+
+
 class BudgetnetError(Exception):
     """Base of every error budgetnet reports to users (the CLI exits 2 on these)."""
 

@@ -1,6 +1,8 @@
 """The benchmarks run and report their figures (speed itself is never asserted: see the README)."""
 import json
 
+import pytest
+
 from typer.testing import CliRunner
 
 from budgetnet.cli import app
@@ -15,6 +17,7 @@ def test_bench_train_reports_a_ratio():
     assert r["ratio"] == round(r["engine_images_per_s"] / r["naive_images_per_s"], 2) and r["ratio"] > 0
 
 
+@pytest.mark.integration
 def test_bench_target_reports_seconds_accuracy_and_verdict(tmp_path):
     result = runner.invoke(app, ["bench", "target", "cnn_002", "--seed", "0", "--seed", "1", "--subset", "512",
                                  "--limit", "1000", "--accuracy", "0.0", "--json"])

@@ -39,6 +39,7 @@ def runs(tmp_path_factory):
     return root
 
 
+@pytest.mark.integration
 def test_compare_lists_every_run_with_its_figures(runs, tmp_path):
     result = runner.invoke(app, ["compare", str(runs / "cnn_002"), str(runs / "mnistnet1"), str(runs / "going"),
                                  "--out", str(tmp_path)])
@@ -61,6 +62,7 @@ def test_compare_lists_every_run_with_its_figures(runs, tmp_path):
     assert md.count("| cnn_002 |") == 2 and "running" in md and (tmp_path / "comparison.png").stat().st_size > 0
 
 
+@pytest.mark.integration
 def test_compare_a_folder_of_runs_and_an_earlier_comparison(runs, tmp_path):
     assert runner.invoke(app, ["compare", str(runs), "--out", str(tmp_path / "a")]).exit_code == 0
     rows = json.loads((tmp_path / "a" / "comparison.json").read_text())["rows"]
@@ -70,6 +72,7 @@ def test_compare_a_folder_of_runs_and_an_earlier_comparison(runs, tmp_path):
     assert merged.exit_code == 0 and len(json.loads(merged.output)) == 4
 
 
+@pytest.mark.integration
 def test_expected_models_without_runs_are_listed_as_not_started(runs, tmp_path):
     result = runner.invoke(app, ["compare", str(runs / "mnistnet1"), "--out", str(tmp_path), "--expect", "mnistnet1",
                                  "--expect", "vit_003", "--json"])
@@ -79,6 +82,7 @@ def test_expected_models_without_runs_are_listed_as_not_started(runs, tmp_path):
     assert rows[1]["command"].startswith("budgetnet train vit_003 --out") and rows[1]["params"] == 1_199_882
 
 
+@pytest.mark.integration
 def test_a_comparison_of_unfinished_runs_only_draws_without_warnings(runs, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. a log scale over zero-width (unfinished) bars

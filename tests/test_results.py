@@ -20,6 +20,7 @@ def _short_mnistnet3():
     return raw
 
 
+@pytest.mark.integration
 def test_confirm_and_collect(tmp_path):
     reports = tmp_path / "reports"
     first = confirm(_short_mnistnet3(), reports / "m3", seeds=(1,), subset=256)
@@ -91,6 +92,7 @@ def test_model_retrains_from_scratch_to_the_target(model, tmp_path):
     assert metrics["epochs"] == model["epochs"] and metrics["test_acc"] >= 0.994, (metrics["test_acc"], measured)
 
 
+@pytest.mark.integration
 def test_full_train_confirmation_is_recorded_and_not_mixed(tmp_path):
     out = tmp_path / "reports" / "m3"
     r = confirm(_short_mnistnet3(), out, seeds=(0,), subset=256, full_train=True)

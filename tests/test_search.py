@@ -10,7 +10,7 @@ import budgetnet
 from budgetnet.compliance.rules import check
 from budgetnet.cli import app
 from budgetnet.errors import SpecError
-from budgetnet.search.definition import load_search, pick_search, search_names
+from budgetnet.search.definition import load_search, search_names
 
 runner = CliRunner()
 SMOKE = ["--epochs", "1", "--subset", "1000", "--seed", "3", "--workers", "1"]
@@ -30,6 +30,7 @@ def _study(out):
     return optuna.load_study(study_name="under7k-5000", storage=f"sqlite:///{out / 'study.db'}")
 
 
+@pytest.mark.integration
 def test_over_budget_samples_are_never_trained(smoke):
     trials = _study(smoke).trials
     over = [t for t in trials if t.user_attrs.get("status") == "over_budget"]
@@ -42,11 +43,13 @@ def test_over_budget_samples_are_never_trained(smoke):
         assert t.user_attrs["params"] <= 5000 and t.intermediate_values
 
 
+@pytest.mark.integration
 def test_resume_adds_trials(smoke):
     trained = [t for t in _study(smoke).trials if t.user_attrs.get("status") in ("complete", "pruned")]
     assert len(trained) == 5  # 3 from the first run, 2 more from the rerun
 
 
+@pytest.mark.integration
 def test_outputs_exist_and_best_complies(smoke):
     for name in ("leaderboard.csv", "leaderboard.md", "best.yaml", "best/checkpoint.pt", "best/metrics.json",
                  "history.png", "pareto.png", "summary.json", "command.txt", "study.db"):
@@ -61,6 +64,7 @@ def test_outputs_exist_and_best_complies(smoke):
     assert board["test_acc"].notna().sum() == 1  # test accuracy only for the confirmed winner
 
 
+@pytest.mark.integration
 def test_reference_config_runs_first(tmp_path):
     out = tmp_path / "s"
     result = runner.invoke(app, ["search", "under7k", "--trials", "1", "--out", str(out), "--no-retrain", *SMOKE])
@@ -76,10 +80,6 @@ def test_shipped_searches_are_valid_and_references_fit(name):
         assert budgetnet.count_params(s.spec(ref)) <= s.budget.max_params
 
 
-def test_the_default_search_is_the_general_family_for_any_budget():
-    assert {pick_search(n) for n in (None, 1_000, 7_000, 100_000)} == {"general"}
-
-
 def test_bad_search_file_is_located(write_yaml):
     path = write_yaml("name: x\nbudget: {max_params: 100}\nspace: {w: {int: [1, 2]}}\n"
                       "template: {name: t, layers: [{conv: {out: $w}}, {conv: {out: $v}}, gap, flatten]}\n")
@@ -89,6 +89,7 @@ def test_bad_search_file_is_located(write_yaml):
     assert result.exit_code == 2 and "holes without a range" in result.stderr
 
 
+@pytest.mark.integration
 def test_transformer_template_on_the_custom_backend(tmp_path):
     result = runner.invoke(app, ["search", "vit_under8k", "--trials", "2", "--out", str(tmp_path / "v"),
                                  "--backend", "custom", "--no-retrain", *SMOKE])
@@ -98,6 +99,7 @@ def test_transformer_template_on_the_custom_backend(tmp_path):
     assert sum(t.user_attrs.get("status") == "complete" for t in study.trials) == 2
 
 
+@pytest.mark.integration
 def test_a_second_command_does_not_finalize_while_another_still_runs(tmp_path):
     out = tmp_path / "s"
     args = ["search", "under4k", "--trials", "1", "--out", str(out), "--no-retrain", *SMOKE]

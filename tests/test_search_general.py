@@ -30,6 +30,7 @@ def general(tmp_path_factory):
     return out, result.output
 
 
+@pytest.mark.integration
 def test_trained_trials_fill_the_budget_and_never_exceed_it(general):
     out, _ = general
     trained = [t for t in _study(out).trials if t.user_attrs.get("status") == "complete"]
@@ -42,6 +43,7 @@ def test_trained_trials_fill_the_budget_and_never_exceed_it(general):
     assert {"rung", "fill", "arch", "candidate"} <= set(board.columns) and board["fill"].notna().all()
 
 
+@pytest.mark.integration
 def test_rungs_promote_the_same_candidate_with_its_seed_to_a_longer_whole_schedule(general):
     out, _ = general
     trials = _study(out).trials
@@ -60,6 +62,7 @@ def test_rungs_promote_the_same_candidate_with_its_seed_to_a_longer_whole_schedu
     assert not any(t.user_attrs.get("warm_start") for t in trials)  # --no-warm-start
 
 
+@pytest.mark.integration
 def test_outputs_say_when_the_first_feasible_trial_came_and_confirm_the_winner(general):
     out, output = general
     for name in ("history.png", "leaderboard.md", "best.yaml", "summary.json", "confirm/confirm.json"):
@@ -73,6 +76,7 @@ def test_outputs_say_when_the_first_feasible_trial_came_and_confirm_the_winner(g
     assert output.count(" rung ") >= 7  # a line per finished trial, with its rung, params, fill
 
 
+@pytest.mark.integration
 def test_warm_start_runs_the_shipped_winner_scaled_into_the_budget_first(tmp_path):
     result = runner.invoke(app, ["search", "--trials", "1", "--no-retrain", "--out", str(tmp_path), *TINY])
     assert result.exit_code == 0, result.output
@@ -93,6 +97,7 @@ def test_bad_rungs_are_refused(tmp_path):
     assert result.exit_code == 2 and "increasing" in result.output
 
 
+@pytest.mark.integration
 def test_ctrl_c_prints_one_line_and_the_resume_reruns_the_interrupted_trial(tmp_path, monkeypatch):
     import budgetnet.search.run as search_module
 
@@ -132,6 +137,7 @@ def test_search_definitions_have_one_home():
     assert (SEARCH_DIR / "general.yaml").is_file()
 
 
+@pytest.mark.integration
 def test_bench_search_reports_every_setup(tmp_path):
     result = runner.invoke(app, ["bench", "search", "--setup", "default", "--max-params", "3000", "--timeout", "5",
                                  "--subset", "300", "--epochs", "1", "--out", str(tmp_path), "--json"])
@@ -148,6 +154,7 @@ def test_bench_search_reports_every_setup(tmp_path):
     assert json.loads(again.output[again.output.index("["):])[0]["ran_now"] is False  # analysed, not rerun
 
 
+@pytest.mark.integration
 def test_parallel_workers_sample_different_candidates(tmp_path):
     import subprocess
     import sys
@@ -162,6 +169,7 @@ def test_parallel_workers_sample_different_candidates(tmp_path):
     assert len(rung0) >= 2 and len(set(rung0)) == len(rung0)
 
 
+@pytest.mark.integration
 def test_workers_stop_when_their_command_is_killed(tmp_path):
     """SIGKILL to the command (not its group): its workers finish their trial and start no other."""
     import signal

@@ -83,6 +83,7 @@ def test_the_claim_rule(tmp_path, accs, settings, kernels, expected):
     assert (reached == "net") == (expected == "reaches")
 
 
+@pytest.mark.integration
 def test_spread_command_trains_each_setting_in_its_own_process(tmp_path, write_yaml):
     spec = write_yaml("name: tiny\nlayers: [{conv: {out: 4, k: 3}}, relu, gap, {conv: {out: 10, k: 1}}, flatten]\n"
                       "train: {epochs: 1, batch_size: 64}\n")

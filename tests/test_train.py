@@ -24,6 +24,7 @@ def trained(tmp_path_factory):
     return out
 
 
+@pytest.mark.integration
 def test_train_writes_outputs(trained):
     metrics = json.loads((trained / "metrics.json").read_text())
     for key in ("params", "epochs", "seconds", "val_acc", "test_acc", "best_val_acc", "history"):
@@ -35,6 +36,7 @@ def test_train_writes_outputs(trained):
     assert ckpt["resume"] is None and ckpt["spec"]["name"] == "mnistnet3"
 
 
+@pytest.mark.integration
 def test_same_seed_same_metrics(tmp_path):
     a = train_run("mnistnet3", tmp_path / "a", epochs=2, subset=512, seed=5)
     b = train_run("mnistnet3", tmp_path / "b", epochs=2, subset=512, seed=5)
@@ -44,6 +46,7 @@ def test_same_seed_same_metrics(tmp_path):
     assert [h.train_loss for h in a.history] != [h.train_loss for h in c.history]
 
 
+@pytest.mark.integration
 def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     full = train_run("mnistnet3", tmp_path / "full", epochs=3, subset=512, seed=1)
 
@@ -59,6 +62,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
     assert resumed.test_acc == full.test_acc
 
 
+@pytest.mark.integration
 def test_run_interrupted_inside_an_epoch_resumes_to_the_same_result(tmp_path):
     """Checkpoints within an epoch (here after every step): an hours-long epoch is not lost."""
     full = train_run("mnistnet3", tmp_path / "full", epochs=2, subset=512, seed=2)
@@ -80,6 +84,7 @@ def test_run_interrupted_inside_an_epoch_resumes_to_the_same_result(tmp_path):
     assert (resumed.val_acc, resumed.test_acc) == (full.val_acc, full.test_acc)
 
 
+@pytest.mark.integration
 def test_eval_json_and_confusion(trained, tmp_path):
     before = sorted(p.name for p in trained.iterdir())
     result = runner.invoke(app, ["eval", str(trained / "checkpoint.pt"), "--json"])
@@ -93,6 +98,7 @@ def test_eval_json_and_confusion(trained, tmp_path):
     assert result.exit_code == 0 and "macro F1" in result.output and (tmp_path / "cm.png").is_file()
 
 
+@pytest.mark.integration
 def test_truncated_checkpoint_is_one_line(trained, tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes((trained / "checkpoint.pt").read_bytes()[:3000])
@@ -101,6 +107,7 @@ def test_truncated_checkpoint_is_one_line(trained, tmp_path):
     assert result.stderr.count("\n") == 1 and str(bad) in result.stderr and "truncated or corrupt" in result.stderr
 
 
+@pytest.mark.integration
 def test_checkpoint_of_another_spec_is_refused(trained):
     with pytest.raises(CheckpointError, match="different architecture"):
         evaluate_checkpoint(trained / "checkpoint.pt", expected="mnistnet2")
@@ -108,6 +115,7 @@ def test_checkpoint_of_another_spec_is_refused(trained):
     assert result.exit_code == 2 and "different architecture" in result.output
 
 
+@pytest.mark.integration
 def test_check_min_accuracy_with_weights(trained):
     acc = json.loads((trained / "metrics.json").read_text())["test_acc"]
     ok = runner.invoke(app, ["check", "mnistnet3", "--min-accuracy", f"{acc - 0.01:.4f}", "--weights", str(trained / "checkpoint.pt")])
@@ -201,6 +209,7 @@ def _tiny(**train) -> dict:
             "train": {"epochs": 3, "batch_size": 64, **train}}
 
 
+@pytest.mark.integration
 def test_ema_model_is_the_one_kept_and_resumes_exactly(tmp_path):
     plain = train_run(_tiny(), tmp_path / "plain", subset=512, seed=3)
     ema = train_run(_tiny(ema=0.9), tmp_path / "ema", subset=512, seed=3)
@@ -222,6 +231,7 @@ def test_ema_model_is_the_one_kept_and_resumes_exactly(tmp_path):
     assert (resumed.val_acc, resumed.test_acc) == (ema.val_acc, ema.test_acc)
 
 
+@pytest.mark.integration
 def test_distillation_mixes_in_the_teacher_and_alpha_zero_is_plain_training(tmp_path, trained):
     teacher = str(trained / "checkpoint.pt")
     plain = train_run(_tiny(), tmp_path / "plain", subset=512, seed=4)

@@ -13,6 +13,8 @@ import yaml
 from budgetnet.search.storage import make_storage
 from tests.postgres import PostgresServer
 
+pytestmark = pytest.mark.integration  # worker processes, SQLite and PostgreSQL
+
 REFERENCE = {"c1": 8, "c2": 16, "c3": 16, "t": 8, "tnorm": "bn", "c4": 12, "c5": 16, "p": 0.01, "lr": 0.05,
              "nesterov": False, "sched": "step", "step_size": 4, "gamma": 0.35, "epochs": 15, "batch_size": 128,
              "rotate": 16.5, "translate": 0.0}

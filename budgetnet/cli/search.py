@@ -43,13 +43,13 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     validation accuracy against wall time), pareto.png, summary.json, command.txt."""
     from budgetnet.search.rungs import parse_rungs
     from budgetnet.search.run import SearchOptions, max_epochs, rung_list, run_search, running_elsewhere
-    from budgetnet.search.definition import load_search, pick_search
+    from budgetnet.search.definition import DEFAULT_SEARCH, load_search
     from budgetnet.search.report import confirm_winner, finalize
 
     if objective not in ("accuracy", "pareto") or pruner not in PRUNERS:
         console.print(f"error: --objective must be accuracy or pareto; --pruner one of {', '.join(PRUNERS)}", style="red")
         raise typer.Exit(2)
-    s = load_search(search_file or pick_search(max_params))
+    s = load_search(search_file or DEFAULT_SEARCH)
     s = s.with_budget(max_params=max_params)
     if min_accuracy is not None:
         s = s.model_copy(update={"min_accuracy": min_accuracy})

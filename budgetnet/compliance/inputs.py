@@ -45,7 +45,6 @@ class Facts:
     fc_params: int | None = None
     ops: Counter | None = None          # op name -> how many rows use it
     epochs: int | None = None
-    buffers: int | None = None
     files: list[str] = field(default_factory=list)   # every file the verdict depends on
     spec: object | None = None                       # the Spec, when there is one
     model: torch.nn.Module | None = None             # the built class, when there is one
@@ -118,7 +117,7 @@ def class_facts(ref: str, input_shape: tuple[int, ...], kwargs: dict | None = No
     except Exception as e:
         raise InputError(f"{ref}: forward pass on an input of shape {list(input_shape)} failed (set --input C,H,W): "
                          f"{type(e).__name__}: {short_repr(str(e))}") from None
-    return Facts("class", ref.rpartition(":")[2], c.params, c.macs, c.rf, c.fc_params, None, None, c.buffers,
+    return Facts("class", ref.rpartition(":")[2], c.params, c.macs, c.rf, c.fc_params, None, None,
                  files=[ref.rpartition(":")[0]], model=model)
 
 
@@ -148,15 +147,9 @@ def read_tensors(path: str | Path) -> tuple[str, dict[str, torch.Tensor], dict |
     return "state_dict", obj, None
 
 
-def split_tensors(tensors: dict[str, torch.Tensor]) -> tuple[int, int]:
-    """(parameter elements, buffer elements) by the README's rule."""
-    params = buffers = 0
-    for key, t in tensors.items():
-        if key.endswith(BUFFER_SUFFIXES) or not t.is_floating_point():
-            buffers += t.numel()
-        else:
-            params += t.numel()
-    return params, buffers
+def parameter_elements(tensors: dict[str, torch.Tensor]) -> int:
+    """Elements of the parameters by the README's rule: buffers (by name) and integer tensors are not."""
+    return sum(t.numel() for key, t in tensors.items() if t.is_floating_point() and not key.endswith(BUFFER_SUFFIXES))
 
 
 def weights_facts(path: str) -> Facts:
@@ -170,8 +163,7 @@ def weights_facts(path: str) -> Facts:
             raise CheckpointError(f"{path}: its embedded spec is invalid: {e.issues[0].line('spec')}") from None
         facts.kind, facts.files = "checkpoint", [path]
         return facts
-    params, buffers = split_tensors(tensors)
-    return Facts(kind, Path(path).name, params, buffers=buffers, files=[path])
+    return Facts(kind, Path(path).name, parameter_elements(tensors), files=[path])
 
 
 def parse_kwargs(text: str | None) -> dict:

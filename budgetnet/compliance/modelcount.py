@@ -34,7 +34,6 @@ KEEPS_POSITIONS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.LayerNorm, nn.ReLU, nn.GEL
 class ModuleCount:
     params: int          # trainable parameter elements
     buffers: int         # buffer elements (BN running statistics and the like): not parameters
-    frozen: int          # parameter elements with requires_grad=False: not counted as trainable
     macs: int
     fc_params: int       # parameters of linear layers
     rf: int | None       # None: not a plain conv/pool stack
@@ -84,9 +83,8 @@ def count_module(model: nn.Module, input_shape: tuple[int, ...]) -> ModuleCount:
             h.remove()
         model.train(was_training)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
     fc = sum(_own_params(m) for m in model.modules() if isinstance(m, LINEAR))
-    return ModuleCount(trainable, sum(b.numel() for b in model.buffers()), frozen, macs, fc,
+    return ModuleCount(trainable, sum(b.numel() for b in model.buffers()), macs, fc,
                        _receptive_field(order, max(input_shape[1:]) if len(input_shape) > 1 else None))
 
 

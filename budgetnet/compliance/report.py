@@ -135,7 +135,7 @@ def verify_record(path: str | Path) -> tuple[int, list[str]]:
                 lines.append(f"CHANGED {source}: {f['path']} no longer has sha256 {f['sha256'][:12]}...")
         if item.get("error") or code == 2:
             continue
-        limits = {k: tuple(v["value"]) if isinstance(v["value"], list) else v["value"] for k, v in item["rules"].items()}
+        limits = {k: v["value"] for k, v in item["rules"].items()}
         try:
             now = check(item.get("input", source), weights=options.get("weights"), rules=Rules(), data_dir=options.get("data_dir"),
                         input_shape=tuple(options.get("input_shape") or (1, 28, 28)), kwargs=options.get("kwargs"),

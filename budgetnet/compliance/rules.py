@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictStr, ValidationError
 
-from budgetnet.errors import BudgetnetError, CheckpointError, RulesError, SpecError
+from budgetnet.errors import BudgetnetError, CheckpointError, RulesError, SpecError, pydantic_issues
 from budgetnet.compliance.inputs import Facts
 from budgetnet.spec.ops import OPS
-from budgetnet.spec.schema import Spec, load_spec, parse_yaml
+from budgetnet.spec.schema import load_spec, parse_yaml
 
 
 class Rules(BaseModel):
@@ -29,8 +29,8 @@ class Rules(BaseModel):
     max_macs: Optional[PositiveInt] = None
     max_epochs: Optional[PositiveInt] = None
     min_accuracy: Optional[float] = Field(None, ge=0, le=1)
-    require_ops: tuple[str, ...] = ()
-    forbid_ops: tuple[str, ...] = ()
+    require_ops: tuple[StrictStr, ...] = Field((), strict=False)  # a YAML list or a tuple; the names strict
+    forbid_ops: tuple[StrictStr, ...] = Field((), strict=False)
     max_fc_params: Optional[int] = Field(None, ge=0)  # parameters in linear layers
     min_rf: Optional[PositiveInt] = None              # receptive field at the classifier
 
@@ -52,16 +52,10 @@ def load_rules(path: str | Path) -> Rules:
 
 
 def rules_from(raw: dict, source: str) -> Rules:
-    if isinstance(raw.get("require_ops"), list):
-        raw = {**raw, "require_ops": tuple(raw["require_ops"])}
-    if isinstance(raw.get("forbid_ops"), list):
-        raw = {**raw, "forbid_ops": tuple(raw["forbid_ops"])}
     try:
         rules = Rules.model_validate(raw)
     except ValidationError as e:
-        first = e.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RulesError(f"{source}:{where}: {first['msg']}") from None
+        raise RulesError("\n".join(i.line(source) for i in pydantic_issues(e))) from None
     unknown = sorted(set(rules.require_ops + rules.forbid_ops) - set(OPS))
     if unknown:
         raise RulesError(f"{source}: unknown op(s) in require_ops/forbid_ops: {', '.join(unknown)}")
@@ -159,12 +153,6 @@ def _upper(rule: str, actual: int | None, limit: int | None, unit: str = "", kin
 
 def _unknown(rule: str, comparison: str, limit, kind: str, unit: str = "") -> Verdict:
     return Verdict(rule, comparison, limit, None, "skipped", f"{rule} not verified: unknown for a {kind} input", unit)
-
-
-def evaluate_rules(spec: Spec, rules: Rules, weights: str | Path | None = None,
-                   data_dir: str | None = None) -> list[Verdict]:
-    from budgetnet.compliance.inputs import spec_facts
-    return evaluate_facts(spec_facts(spec), rules, weights, data_dir)
 
 
 def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, data_dir: str | None = None) -> list[Verdict]:

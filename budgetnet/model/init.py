@@ -11,8 +11,6 @@ import math
 import torch
 from torch import nn
 
-SCHEMES = ("torch", "kaiming")
-
 
 def _fan_in(weight: torch.Tensor) -> int:
     return weight[0].numel()  # in_channels/groups * k * k, or in_features

@@ -4,16 +4,15 @@ either a template spec with `$holes` (family: template) or the general CNN famil
 budget (family: general, budgetnet/search/space.py)."""
 from __future__ import annotations
 
-import builtins
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
 from budgetnet.search import space as general_space
-from budgetnet.errors import Issue, SpecError
+from budgetnet.errors import Issue, SpecError, pydantic_issues
 from budgetnet.spec.schema import Budget, Spec, holes, load_spec, read_raw
 
 SEARCH_DIR = Path(__file__).parent / "searches"
@@ -22,11 +21,11 @@ SEARCH_DIR = Path(__file__).parent / "searches"
 class Dist(BaseModel):
     """One hole's range: exactly one of int / float / log / categorical."""
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    # builtins.*: the field names shadow int and float inside this class body
-    int: Optional[tuple[builtins.int, builtins.int]] = None
-    float: Optional[tuple[builtins.float, builtins.float]] = None
-    log: Optional[tuple[builtins.float, builtins.float]] = None
-    categorical: Optional[tuple[Any, ...]] = None
+    # strict=False on a field lets YAML's lists stand for tuples; the items stay strict
+    int: Optional[tuple[StrictInt, StrictInt]] = Field(None, strict=False)
+    float: Optional[tuple[StrictFloat, StrictFloat]] = Field(None, strict=False)
+    log: Optional[tuple[StrictFloat, StrictFloat]] = Field(None, strict=False)
+    categorical: Optional[tuple[Any, ...]] = Field(None, strict=False)
 
     @model_validator(mode="after")
     def _one(self):
@@ -72,7 +71,7 @@ class SearchDef(BaseModel):
     budget: Budget
     min_accuracy: float = Field(0.0, ge=0, le=1)
     space: dict[str, Dist]
-    reference: tuple[dict[str, Any], ...] = ()
+    reference: tuple[dict[str, Any], ...] = Field((), strict=False)
     template: dict[str, Any] = {}
     origin: str = "<search>"
 
@@ -115,16 +114,10 @@ def load_search(x: Union[str, Path]) -> SearchDef:
             raise SpecError(x, [Issue((), f"no such file, and no shipped search named {x!r}{hint}")])
         x = path
     origin, raw = read_raw(x)
-    # YAML gives lists; the strict schema wants tuples for ranges and the reference list
-    if isinstance(raw.get("reference"), list):
-        raw["reference"] = tuple(raw["reference"])
-    if isinstance(raw.get("space"), dict):
-        raw["space"] = {k: ({kk: tuple(vv) if isinstance(vv, list) else vv for kk, vv in v.items()}
-                            if isinstance(v, dict) else v) for k, v in raw["space"].items()}
     try:
         search = SearchDef.model_validate({**raw, "origin": origin})
     except ValidationError as e:
-        raise SpecError(origin, [Issue(tuple(err["loc"]), err["msg"]) for err in e.errors(include_url=False)]) from None
+        raise SpecError(origin, pydantic_issues(e)) from None
     if search.family == "general":
         return _check_general(search)
     issues = []
@@ -165,10 +158,5 @@ def _check_general(search: SearchDef) -> SearchDef:
     return search
 
 
-DEFAULT_SEARCH = "general"
+DEFAULT_SEARCH = "general"  # what `budgetnet search --max-params N` runs without a file: it fills any budget
 
-
-def pick_search(max_params: int | None) -> str:
-    """The search `budgetnet search --max-params N` runs without a file: the general family,
-    which fills any budget."""
-    return DEFAULT_SEARCH

@@ -39,7 +39,6 @@ class Filled:
     spec: Spec
     params: int
     fill: float        # params / budget
-    scale: float       # the width multiplier solved for
     arch: str          # the structure in one line, e.g. "7-17 / pool t8 / 14-14-14"
 
 
@@ -177,7 +176,7 @@ def fill(v: Mapping[str, Any], budget: int, epochs: int, name: str = "general") 
     spec = load_spec(raw)
     params = count_params(spec)
     assert params <= budget, (params, budget)  # the bisection above only accepts fitting widths
-    return Filled(spec, params, params / budget, lo, arch)
+    return Filled(spec, params, params / budget, arch)
 
 
 def _used_keys(v: Mapping[str, Any]) -> set[str]:

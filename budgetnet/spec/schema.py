@@ -23,8 +23,8 @@ from typing import Any, Literal, Mapping, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from budgetnet.errors import Issue, SpecError, short_repr
-from budgetnet.spec.ops import OPS, OpArgs, get_op
+from budgetnet.errors import Issue, SpecError, pydantic_issues, short_repr
+from budgetnet.spec.ops import OpArgs, get_op
 from budgetnet.spec.shapes import infer
 
 ZOO_DIR = Path(__file__).parent.parent / "zoo"
@@ -235,18 +235,6 @@ def fill(raw: Any, values: Mapping[str, Any]) -> Any:
 
 
 # ------------------------------------------------------------------------------ validation
-def _pydantic_issues(err: ValidationError, prefix: tuple) -> list[Issue]:
-    out = []
-    for e in err.errors(include_url=False):
-        msg = e["msg"]
-        if e["type"] not in ("missing", "extra_forbidden"):
-            msg += f", got {short_repr(e['input'])}"
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field"
-        out.append(Issue(prefix + tuple(e["loc"]), msg))
-    return out
-
-
 def validate(raw: dict, origin: str = "<mapping>") -> Spec:
     issues: list[Issue] = []
     unfilled = sorted(holes(raw))
@@ -257,7 +245,7 @@ def validate(raw: dict, origin: str = "<mapping>") -> Spec:
     try:
         body = _Body.model_validate(body_raw)
     except ValidationError as e:
-        issues += _pydantic_issues(e, ())
+        issues += pydantic_issues(e, ())
     if "layers" not in raw:
         issues.append(Issue(("layers",), "Field required"))
         layers = []
@@ -319,7 +307,7 @@ def _parse_row(row: Any, loc: tuple, issues: list[Issue], depth: int) -> list[La
     try:
         return [LayerSpec(op, opdef.args.model_validate(args), loc + (op,))]
     except ValidationError as e:
-        issues += _pydantic_issues(e, loc + (op,))
+        issues += pydantic_issues(e, loc + (op,))
         return []
 
 
@@ -340,6 +328,3 @@ def _parse_repeat(args: Any, loc: tuple, issues: list[Issue], depth: int) -> lis
         return []
     return block * times
 
-
-def op_names() -> list[str]:
-    return sorted(OPS)
