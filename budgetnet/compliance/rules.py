@@ -162,19 +162,15 @@ def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, da
         _upper("max_epochs", f.epochs, rules.max_epochs, "epochs", f.kind),
         _upper("max_fc_params", f.fc_params, rules.max_fc_params, "FC params", f.kind),
     ]
-    for op in rules.require_ops:
+    op_rules = ([(f"require {op}", ">=", 1, op) for op in rules.require_ops] +
+                [(f"forbid {op}", "<=", 0, op) for op in rules.forbid_ops])
+    for rule, comparison, limit, op in op_rules:  # uses of the op, counted against 1 or 0
         if f.ops is None:
-            out.append(_unknown(f"require {op}", ">=", 1, f.kind, "uses"))
+            out.append(_unknown(rule, comparison, limit, f.kind, "uses"))
             continue
         n = f.ops[op]
-        out.append(Verdict(f"require {op}", ">=", 1, n, "pass" if n else "fail",
-                           f"{op} {'is' if n else 'is not'} used", "uses"))
-    for op in rules.forbid_ops:
-        if f.ops is None:
-            out.append(_unknown(f"forbid {op}", "<=", 0, f.kind, "uses"))
-            continue
-        n = f.ops[op]
-        out.append(Verdict(f"forbid {op}", "<=", 0, n, "fail" if n else "pass",
+        ok = n >= limit if comparison == ">=" else n <= limit
+        out.append(Verdict(rule, comparison, limit, n, "pass" if ok else "fail",
                            f"{op} used {n} time(s)" if n else f"{op} is not used", "uses"))
     if rules.min_rf is not None:
         if f.rf is None:
