@@ -34,6 +34,8 @@ def test_limits_are_inclusive():
 
 def test_library_form_is_one_line():
     assert check("mnistnet3", max_params=7000, require_ops=("bn", "gap"), forbid_ops=("linear",)).ok
+    assert budgetnet.check("mnistnet3", max_params=7000, require_ops=["bn"]).ok  # as the README writes it
+    assert not budgetnet.check("mnistnet3", max_params=6000).ok
 
 
 def test_rule_sources_and_priority(tmp_path):
