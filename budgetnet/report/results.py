@@ -127,7 +127,7 @@ def reached_by_budget(models: list[dict]) -> dict:
     return out
 
 
-CLAIM_TEXT = {"reaches": "yes", "no": "no", "unverified": "median only (spread not measured)",
+CLAIM_TEXT = {"reaches": "yes", "no": "no", "unverified": "median only (not measured under the portable setting)",
               "flips": "no: flips under other kernels"}
 
 

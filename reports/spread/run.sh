@@ -11,4 +11,6 @@ every=(--setting default --setting avx2-machine --setting aten-avx2 --setting at
 budgetnet spread reports/lean7k/confirm/spec.yaml --seed 1 --full-train --jobs 2 --out reports/spread/best_lean7k/seed1 "${every[@]}"
 budgetnet spread reports/frontier/best_5k/spec.yaml --seed 0 --full-train --jobs 2 --out reports/spread/best_5k/seed0 \
     --setting default --setting avx2-machine --setting aten-avx2 --setting aten-default --setting onednn-avx2 --setting portable
+budgetnet spread reports/search7k/default/confirm/spec.yaml --seed 1 --full-train --out reports/spread/best_general/seed1 \
+    --setting default
 budgetnet results
