@@ -37,13 +37,7 @@ def search_history(tl, path: str | Path, title: str, floor: float | None = None)
     if tl.first_feasible_s is not None:
         ax.axvline(tl.first_feasible_s / 60, color="tab:green", linewidth=0.8,
                    label=f"first feasible: {tl.first_feasible_s / 60:.1f} min")
-    ax.set_xlabel("wall time (minutes)")
-    ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, title, "wall time (minutes)")
 
 
 def search_pareto(df, path: str | Path, title: str, budget: int | None) -> None:
@@ -65,7 +59,12 @@ def search_pareto(df, path: str | Path, title: str, budget: int | None) -> None:
                        label="over budget (never trained)")
     if budget:
         ax.axvline(budget, color="black", linestyle="--", linewidth=1, label=f"budget {budget:,}")
-    ax.set_xlabel("parameters")
+    _finish(plt, fig, ax, path, title, "parameters")
+
+
+def _finish(plt, fig, ax, path, title: str, xlabel: str) -> None:
+    """Both search figures: validation accuracy against `xlabel`, legend bottom right, saved atomically."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
