@@ -63,7 +63,7 @@ def test_imports_run_one_way():
     assert not wrong, "imports against the layout:\n" + "\n".join(wrong)
 
 
-def test_the_direction_test_sees_lazy_and_package_imports(tmp_path):
+def test_the_direction_test_sees_lazy_and_package_imports():
     probe = PACKAGE / "spec" / "ops.py"
     found = {t for _, t in _imports(probe)}
     assert "budgetnet.spec.geometry" in found

@@ -18,6 +18,7 @@ import torch
 from budgetnet.errors import DataError
 
 EMBEDDED = Path(__file__).parent / "mnist"
+EMBEDDED_NAME = "the embedded MNIST"
 FILES = {
     "train_images": "train-images-idx3-ubyte",
     "train_labels": "train-labels-idx1-ubyte",
@@ -90,7 +91,7 @@ class Dataset:
     mean: float
     std: float
     classes: int
-    name: str = "the embedded MNIST"  # where the data came from, for messages
+    name: str = EMBEDDED_NAME  # where the data came from, for messages
 
     @property
     def shape(self) -> list[int]:
@@ -144,5 +145,5 @@ def load_dataset(data_dir: str | Path | None = None, full_train: bool = False, s
         train = Split(train.x[:subset], train.y[:subset])
     test = as_split(arrays["test_images"], arrays["test_labels"])
     classes = int(max(labels.max(), arrays["test_labels"].max())) + 1
-    name = f"the data in {data_dir}" if data_dir else "the embedded MNIST"
+    name = f"the data in {data_dir}" if data_dir else EMBEDDED_NAME
     return Dataset(train, val, test, float(train.x.mean()), float(train.x.std()), classes, name)

@@ -25,24 +25,24 @@ from budgetnet.spec.schema import load_spec
 @dataclass(frozen=True)
 class Setting:
     name: str
-    env: dict[str, str]
+    env: dict[str, str]  # read by torch when it loads
     threads: int = 1
-    about: str = ""
 
 
 SETTINGS = {s.name: s for s in (
-    Setting("default", {}, 1, "this machine's own kernels, one thread (as confirmations run)"),
-    Setting("avx2-machine", {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-            1, "all three libraries at most AVX2: a machine without AVX-512"),
-    Setting("aten-avx2", {"ATEN_CPU_CAPABILITY": "avx2"}, 1, "ATen's AVX2 paths only"),
-    Setting("aten-default", {"ATEN_CPU_CAPABILITY": "default"}, 1, "ATen's unvectorised paths"),
-    Setting("onednn-avx2", {"ONEDNN_MAX_CPU_ISA": "AVX2"}, 1, "oneDNN convolutions at most AVX2"),
-    Setting("onednn-sse41", {"ONEDNN_MAX_CPU_ISA": "SSE41"}, 1, "oneDNN convolutions at most SSE4.1"),
-    Setting("mkl-avx2", {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}, 1, "MKL's GEMMs at most AVX2"),
-    Setting("portable", {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"},
-            1, "the lowest common instruction sets everywhere"),
-    Setting("threads-2", {}, 2, "this machine's kernels, two threads"),
+    Setting("default", {}),  # this machine's own kernels, one thread (as confirmations run)
+    Setting("avx2-machine", {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                             "MKL_ENABLE_INSTRUCTIONS": "AVX2"}),  # a machine without AVX-512
+    Setting("aten-avx2", {"ATEN_CPU_CAPABILITY": "avx2"}),
+    Setting("aten-default", {"ATEN_CPU_CAPABILITY": "default"}),  # ATen unvectorised
+    Setting("onednn-avx2", {"ONEDNN_MAX_CPU_ISA": "AVX2"}),
+    Setting("onednn-sse41", {"ONEDNN_MAX_CPU_ISA": "SSE41"}),
+    Setting("mkl-avx2", {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}),
+    # the lowest common instruction sets in all three libraries: what CI retrains with
+    Setting("portable", {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"}),
+    Setting("threads-2", {}, 2),
 )}
+_ALL_VARIABLES = {k for s in SETTINGS.values() for k in s.env}  # cleared before a setting's own are set
 DEFAULT_SETTINGS = tuple(SETTINGS)
 RECORD = "spread.json"
 ELSEWHERE = "elsewhere.json"  # the same seed retrained on other machines, as reported there
@@ -69,8 +69,6 @@ def run_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_tr
                              f"see {run_dir / 'log.txt'}")
     return run_dir
 
-
-_ALL_VARIABLES = {k for s in SETTINGS.values() for k in s.env}
 
 
 def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, full_train: bool = False,
@@ -120,19 +118,18 @@ def build_record(out: Path) -> dict:
                                                                      first["full_train"]):
             raise BudgetnetError(f"{out / r['setting']}: a run of another spec, seed or split than {out / first['setting']}")
     reference = next((r for r in rows if r["setting"] == "default"), first)
-    elsewhere = _elsewhere(out, first)
+    elsewhere = _elsewhere(out)
     accs = [r["test_acc"] for r in rows] + [r["test_acc"] for r in elsewhere]
-    record = {"name": first["name"], "params": first["params"], "seed": first["seed"],
-              "full_train": first["full_train"], "reference": reference["setting"],
-              "runs": [{"setting": r["setting"], "env": r["env"], "threads": r["threads"], "test_acc": r["test_acc"],
-                        "seconds": r["seconds"], "final_loss": r["losses"][-1],
-                        "same_arithmetic": r["losses"] == reference["losses"]} for r in rows],
-              "elsewhere": elsewhere,
-              "min_test_acc": min(accs), "max_test_acc": max(accs), "spread": max(accs) - min(accs)}
-    return record
+    return {"name": first["name"], "params": first["params"], "seed": first["seed"],
+            "full_train": first["full_train"], "reference": reference["setting"],
+            "runs": [{"setting": r["setting"], "env": r["env"], "threads": r["threads"], "test_acc": r["test_acc"],
+                      "seconds": r["seconds"], "final_loss": r["losses"][-1],
+                      "same_arithmetic": r["losses"] == reference["losses"]} for r in rows],
+            "elsewhere": elsewhere,
+            "min_test_acc": min(accs), "max_test_acc": max(accs), "spread": max(accs) - min(accs)}
 
 
-def _elsewhere(out: Path, run: dict) -> list[dict]:
+def _elsewhere(out: Path) -> list[dict]:
     """Retrains of the same spec and seed on other machines (OUT/elsewhere.json: a list of
     {machine, setting, threads, test_acc, source}): measured there, counted in the spread here."""
     path = out / ELSEWHERE
