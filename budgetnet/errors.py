@@ -71,3 +71,7 @@ class CheckpointError(BudgetnetError):
 
 class RulesError(BudgetnetError):
     """A rules file or rule flag that is invalid."""
+
+
+class UsageError(BudgetnetError):
+    """A command-line value that is invalid (the message names the flag)."""

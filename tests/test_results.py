@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from budgetnet.compliance.rules import check
 from budgetnet.report.results import CI_SETTING, collect, confirm, table, write_results
@@ -111,3 +112,20 @@ def test_the_committed_index_is_what_budgetnet_results_generates():
     assert collect(ROOT / "reports", committed["flagship"]) == committed
     readme = (ROOT / "README.md").read_text()
     assert table(committed) in readme
+
+
+@pytest.mark.integration
+def test_confirm_jobs_runs_seeds_in_parallel_processes_with_the_same_figures(tmp_path):
+    """--jobs 2 trains each seed in its own one-thread process; the record is the one an in-process
+    confirmation of the same seeds writes (same seeds, same losses under one thread)."""
+    jobs = confirm(_short_mnistnet3(), tmp_path / "jobs", seeds=(0, 1), subset=256, jobs=2)
+    assert [s["seed"] for s in jobs["seeds"]] == [0, 1]
+    for seed in (0, 1):
+        assert (tmp_path / "jobs" / f"seed{seed}" / "log.txt").is_file()
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        alone = confirm(_short_mnistnet3(), tmp_path / "alone", seeds=(0, 1), subset=256)
+    finally:
+        torch.set_num_threads(torch_threads)
+    assert [s["test_acc"] for s in jobs["seeds"]] == [s["test_acc"] for s in alone["seeds"]]

@@ -4,6 +4,7 @@ import json
 import optuna
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import budgetnet
@@ -131,3 +132,18 @@ def test_quartile_pruner_stops_only_the_bottom_quarter():
         trial.report(value, 3)
         verdicts.append((early, trial.should_prune()))
     assert verdicts == [(False, True), (False, False)]
+
+
+@pytest.mark.integration
+def test_enqueued_points_run_first_and_only_once(tmp_path):
+    out, points = tmp_path / "s", tmp_path / "points.yaml"
+    ref = load_search("under7k").reference[0]
+    points.write_text(yaml.safe_dump([dict(ref, rotate=3.0)]))
+    args = ["search", "under7k", "--no-warm-start", "--enqueue", str(points), "--out", str(out), "--no-retrain", *SMOKE]
+    assert runner.invoke(app, [*args, "--trials", "1"]).exit_code == 0
+    assert runner.invoke(app, [*args, "--trials", "2"]).exit_code == 0  # the rerun queues it again: skipped
+    trials = optuna.load_study(study_name="under7k-6999", storage=f"sqlite:///{out / 'study.db'}").trials
+    assert trials[0].params == dict(ref, rotate=3.0)
+    assert sum(t.params == trials[0].params for t in trials) == 1
+    bad = runner.invoke(app, ["search", "under7k", "--enqueue", str(tmp_path / "missing.yaml"), "--out", str(out)])
+    assert bad.exit_code == 2 and "missing.yaml: file not found" in bad.stderr

@@ -1,6 +1,7 @@
 """The general family: every sample of its space is a valid spec filled into [0.85 N, N], for
 budgets from 1,000 to 100,000; the count is exact; rungs promote the top third."""
 import random
+from pathlib import Path
 
 import optuna
 import pytest
@@ -9,8 +10,11 @@ from optuna.trial import TrialState, create_trial
 
 import budgetnet
 from budgetnet.search import space
+from budgetnet.errors import SpecError, UsageError
 from budgetnet.search.rungs import next_promotion, parse_rungs, rung_epochs
 from budgetnet.search.definition import load_search
+
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
 
 
 def random_values(search, rnd: random.Random) -> dict:
@@ -74,7 +78,7 @@ def test_rung_epochs_are_geometric_and_end_at_the_budget():
     assert rung_epochs(3) == [1, 3] and rung_epochs(1) == [1] and rung_epochs(5, count=3) == [1, 2, 5]
     assert parse_rungs("3,15", 15) == [3, 15]
     for bad in ("5,3", "0,3", "2,20", "a"):
-        with pytest.raises(ValueError):
+        with pytest.raises(UsageError, match="--rungs"):
             parse_rungs(bad, 15)
 
 
@@ -91,14 +95,14 @@ def test_promotion_takes_the_top_third_highest_rung_first():
     rungs = [2, 5, 15]
     r0 = [_trial(i, 0, v) for i, v in enumerate([0.90, 0.95, 0.93])]
     assert next_promotion(r0[:2], rungs) is None  # fewer than eta finished: nobody is in a top third yet
-    p = next_promotion(r0, rungs)
-    assert (p.candidate, p.rung, p.seed, p.params) == (1, 1, 101, {"x": 1.0})
+    params, p = next_promotion(r0, rungs)
+    assert (p.candidate, p.rung, p.seed, params) == (1, 1, 101, {"x": 1.0})
     promoted = r0 + [_trial(3, 1, 0.97, candidate=1)]
     assert next_promotion(promoted, rungs) is None  # candidate 1 already has its rung-1 trial
     six = promoted + [_trial(i, 0, v) for i, v in zip(range(4, 7), [0.96, 0.80, 0.81])]
-    assert next_promotion(six, rungs).candidate == 4  # the top two of six: 1 (done) and 4
+    assert next_promotion(six, rungs)[1].candidate == 4  # the top two of six: 1 (done) and 4
     three_r1 = six + [_trial(7, 1, 0.99, candidate=4), _trial(8, 1, 0.90, candidate=0)]
-    p = next_promotion(three_r1, rungs)
+    _, p = next_promotion(three_r1, rungs)
     assert (p.rung, p.candidate) == (2, 4)  # a finishing candidate goes before a new rung-1 one
 
 
@@ -108,4 +112,35 @@ def test_promotions_survive_the_study(tmp_path):
     for t in [_trial(i, 0, v) for i, v in enumerate([0.9, 0.95, 0.93])]:
         study.add_trial(t)
     again = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / 's.db'}")
-    assert next_promotion(again.get_trials(), [2, 5, 15]).candidate == 1
+    assert next_promotion(again.get_trials(), [2, 5, 15])[1].candidate == 1
+
+
+def test_trial_record_reads_what_it_saved_and_old_studies():
+    """One mapping between the typed record and Optuna's attributes, both ways; attributes written
+    before the record existed (the committed studies) read the same."""
+    from budgetnet.search.record import TrialRecord, status_of
+
+    study = optuna.create_study()
+    trial = study.ask()
+    rec = TrialRecord().save(trial, rung=1, candidate=4, seed=7, params=123, status="complete", val_acc=0.5)
+    assert TrialRecord.of(trial) == rec and rec.complete and rec.trained and rec.params == 123
+    assert rec.start_attrs() == {"rung": 1, "candidate": 4, "seed": 7}
+    assert TrialRecord.of(study.ask()) == TrialRecord() and status_of(study.trials[-1]) == "running"
+    old = optuna.load_study(study_name="lean7k-6999", storage=f"sqlite:///{REPORTS / 'lean7k' / 'study.db'}").trials
+    recs = [TrialRecord.of(t) for t in old]
+    assert sum(r.complete for r in recs) > 0 and all(r.params for r in recs if r.trained)
+    assert {status_of(t) for t in old} <= {"complete", "pruned", "over_budget", "invalid", "failed", "interrupted"}
+
+
+def test_enqueue_points_are_checked_against_the_space(tmp_path):
+    from budgetnet.search.definition import load_points
+
+    search = load_search("lean7k")
+    assert len(load_points(REPORTS / "lean7k" / "enqueue.yaml", search)) == 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {c1: 8}\n")
+    with pytest.raises(SpecError, match=r"bad.yaml:\[0\]: must set exactly"):
+        load_points(bad, search)
+    bad.write_text("c1: 8\n")
+    with pytest.raises(SpecError, match="expected a list"):
+        load_points(bad, search)

@@ -128,6 +128,7 @@ def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", he
     to the first feasible trial (val >= floor, within budget), the best validation accuracy at
     10, 20, 30 and 60 minutes, and trials per hour. An absolute figure: run it on a quiet machine."""
     from budgetnet.search.bench import SETUPS, bench_search
+    from budgetnet.search.record import TrialRecord
 
     unknown = [s for s in setups if s not in SETUPS]
     if unknown:
@@ -136,9 +137,9 @@ def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", he
 
     def on_trial(study, trial):
         if not as_json:
-            a = trial.user_attrs
-            val = f"val {100 * a['val_acc']:.2f}%" if a.get("val_acc") is not None else a.get("status", "")
-            console.print(f"  {study.study_name} trial {trial.number} rung {a.get('rung', 0)} {val}", markup=False)
+            rec = TrialRecord.of(trial)
+            val = f"val {100 * rec.val_acc:.2f}%" if rec.val_acc is not None else rec.status or ""
+            console.print(f"  {study.study_name} trial {trial.number} rung {rec.rung} {val}", markup=False)
 
     rows = bench_search(setups, out, max_params, timeout, warm_start, seed, subset, epochs, on_trial)
     if as_json:

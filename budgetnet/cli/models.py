@@ -1,6 +1,9 @@
 """`budgetnet summary` and `budgetnet zoo`: what a spec is, before any training."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 from rich.table import Table
 
@@ -51,6 +54,23 @@ def zoo(as_json: bool = typer.Option(False, "--json", help="Print JSON instead o
     console.print(table)
 
 
+def scale(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec."),
+          max_params: int = typer.Option(..., min=1, help="The budget, inclusive (params <= N)."),
+          out: Path = typer.Option(..., "--out", help="The scaled spec's YAML file (written atomically)."),
+          name: Optional[str] = typer.Option(None, help="The scaled spec's name (default: NAME_N).")):
+    """Scale a spec's hidden widths (every conv and linear but the classifier) by one factor to fill
+    a parameter budget, as the search fills its candidates; layout and recipe stay as they are."""
+    from budgetnet import atomic
+    from budgetnet.model.scale import scale_to_budget
+
+    scaled = scale_to_budget(spec, max_params, name)
+    atomic.write_text(out, scaled.to_yaml())
+    s = summarize(scaled)
+    console.print(f"{scaled.name}: {s.params:,} params (budget {max_params:,}, fill {s.params / max_params:.3f}), "
+                  f"{s.macs:,} MACs; {scaled.source} -> {out}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(summary)
+    app.command()(scale)
     app.command()(zoo)

@@ -18,9 +18,10 @@ def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a 
             seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds to train (repeatable)."),
             data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
             full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (the final-model protocol, after selecting on validation)."),
+            jobs: int = typer.Option(1, min=1, help="Seeds trained at once, each in its own process with one thread (seedK/log.txt); one job per core."),
             threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP)):
     """Train a spec with its recipe once per seed and record each final-epoch test accuracy
-    (resumable: finished seeds are kept)."""
+    (resumable: finished seeds are kept; runs made by other commands in OUT are gathered too)."""
     from budgetnet.report.results import confirm as run_confirm
 
     set_threads(threads)
@@ -28,7 +29,10 @@ def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a 
         val = f"val {100 * stat.val_acc:.2f}% " if stat.val_acc is not None else ""
         console.print(f"  seed {result.metrics.seed} epoch {stat.epoch:>2} loss {stat.train_loss:.4f} {val}{stat.seconds:.0f}s")
 
-    r = run_confirm(spec, out, tuple(seeds), data_dir, on_epoch, full_train=full_train)
+    def on_done(run_dir):
+        console.print(f"  {run_dir.name} finished")
+
+    r = run_confirm(spec, out, tuple(seeds), data_dir, on_epoch, full_train=full_train, jobs=jobs, on_done=on_done)
     accs = ", ".join(f"seed {x['seed']}: {100 * x['test_acc']:.2f}%" for x in r["seeds"])
     console.print(f"{r['name']}: {r['params']:,} params; test {accs}; median {100 * r['median_test_acc']:.2f}%")
 

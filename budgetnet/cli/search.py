@@ -10,8 +10,8 @@ from typing import Optional
 import typer
 
 from budgetnet.cli.common import console
-
-PRUNERS = ("rungs", "quartile", "median", "hyperband", "none")
+from budgetnet.search.options import Objective, Pruner
+from budgetnet.search.record import TrialRecord, is_feasible, status_of
 
 
 def search(search_file: Optional[str] = typer.Argument(None, help="Search definition (file or shipped name: general, lean7k, under7k, ...). Default: general, the CNN family filled to any budget."),
@@ -26,12 +26,13 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            epochs: Optional[int] = typer.Option(None, min=1, help="Override the top rung's epochs (smoke runs)."),
            rungs: Optional[str] = typer.Option(None, help="Epochs of each successive-halving rung, e.g. 3,7,15 (default: a fifth of the epoch budget, then all of it: 3,15)."),
            warm_start: bool = typer.Option(True, help="Run the definition's references (shipped winners scaled into the budget) first; --no-warm-start searches from nothing."),
+           enqueue: Optional[Path] = typer.Option(None, help="A YAML list of points of the space (each setting every searched value) to run before the sampler's own; a point already in the study is not queued again."),
            confirm: int = typer.Option(0, min=0, help="Retrain the winner with K fresh seeds on all 60,000 training images and report the median test accuracy (OUT/confirm/)."),
            subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
            seed: int = typer.Option(0, help="Sampler seed (worker i of this command samples with seed + 1000 i; give each command sharing a study its own). A candidate trains with seed + its trial number at every rung."),
            out: Path = typer.Option(Path("runs/search"), help="Output directory (study, leaderboard, best.yaml, plots)."),
-           objective: str = typer.Option("accuracy", help="accuracy (best validation accuracy) or pareto (accuracy vs params)."),
-           pruner: str = typer.Option("rungs", help="rungs (successive halving over whole schedules), quartile (bottom 25% at its epoch, after two thirds of the epochs), median, hyperband or none."),
+           objective: Objective = typer.Option(Objective.accuracy, help="accuracy (best validation accuracy) or pareto (accuracy vs params)."),
+           pruner: Pruner = typer.Option(Pruner.rungs, help="rungs (successive halving over whole schedules), quartile (bottom 25% at its epoch, after two thirds of the epochs), median, hyperband or none."),
            backend: Optional[str] = typer.Option(None, help="torch or custom; default: the template's."),
            device: str = typer.Option("auto", help="cpu, cuda, ... (auto: cuda when available)."),
            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
@@ -42,37 +43,22 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     leaderboard.csv/.md, best.yaml, best/ (checkpoint, metrics, curves), history.png (best
     validation accuracy against wall time), pareto.png, summary.json, command.txt."""
     from budgetnet.search.rungs import parse_rungs
-    from budgetnet.search.run import SearchOptions, max_epochs, rung_list, run_search, running_elsewhere
-    from budgetnet.search.definition import DEFAULT_SEARCH, load_search
+    from budgetnet.search.options import SearchOptions
+    from budgetnet.search.run import rung_list, run_search, running_elsewhere
+    from budgetnet.search.definition import DEFAULT_SEARCH, load_points, load_search
     from budgetnet.search.report import confirm_winner, finalize
 
-    if objective not in ("accuracy", "pareto") or pruner not in PRUNERS:
-        console.print(f"error: --objective must be accuracy or pareto; --pruner one of {', '.join(PRUNERS)}", style="red")
-        raise typer.Exit(2)
-    s = load_search(search_file or DEFAULT_SEARCH)
-    s = s.with_budget(max_params=max_params)
-    if min_accuracy is not None:
-        s = s.model_copy(update={"min_accuracy": min_accuracy})
-    smallest = s.smallest_params()
-    if smallest is not None and s.budget.max_params is not None and smallest > s.budget.max_params:
-        console.print(f"error: budget {s.budget.max_params:,} params is below the smallest model of search "
-                      f"{s.name} ({smallest:,} params); nothing to search", style="red", markup=False)
-        raise typer.Exit(2)
+    s = load_search(search_file or DEFAULT_SEARCH).for_command(max_params, min_accuracy)
     workers = workers or os.cpu_count() or 1
     opts = SearchOptions(out=out, trials=trials, timeout=timeout or None, storage=storage, study_name=study_name,
                          workers=workers, threads=threads, epochs=epochs, subset=subset, seed=seed, backend=backend,
                          device=device, objective=objective, pruner=pruner, data_dir=data_dir, heartbeat=heartbeat,
-                         warm_start=warm_start)
-    if rungs is not None:
-        try:
-            opts.rungs = tuple(parse_rungs(rungs, max_epochs(s, opts)))
-        except ValueError as e:
-            console.print(f"error: {e}", style="red", markup=False)
-            raise typer.Exit(2) from None
+                         warm_start=warm_start, enqueue=load_points(enqueue, s) if enqueue else (),
+                         rungs=tuple(parse_rungs(rungs, epochs or s.top_epochs())) if rungs is not None else None)
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
     console.print(f"search {s.name}: {s.description}; budget params <= {s.budget.max_params:,}, floor "
-                  f"{100 * s.min_accuracy:.2f}% val; rungs {rung_list(s, opts)} epochs ({pruner}); "
+                  f"{100 * s.min_accuracy:.2f}% val; rungs {rung_list(s, opts)} epochs ({pruner.value}); "
                   f"{workers} worker(s) x {per_worker} thread(s); warm start {'on' if warm_start else 'off'}; "
                   f"stops at {stop or 'Ctrl-C'} -> {out}", markup=False)
     start = time.perf_counter()
@@ -153,22 +139,19 @@ class TrialReport:
         return f"{self.trained} trained, {best}"
 
     def on_trial(self, study, trial):
-        a = trial.user_attrs
-        status = a.get("status", trial.state.name.lower())
-        val = a.get("val_acc")
+        rec = TrialRecord.of(trial)
+        status = status_of(trial)
         elapsed = time.perf_counter() - self.start
-        if status == "complete":
-            self.best = val if self.best is None else max(self.best, val)
-            if val >= self.floor and (self.budget is None or a.get("params", 0) <= self.budget) and self.first_feasible is None:
+        if rec.complete:
+            self.best = rec.val_acc if self.best is None else max(self.best, rec.val_acc)
+            if self.first_feasible is None and is_feasible(rec.val_acc, rec.params, self.floor, self.budget):
                 self.first_feasible = elapsed
-        if status in ("complete", "pruned"):
-            self.trained += 1
-        acc = f"val {100 * val:.2f}%" if val is not None else ""
-        fill = f"fill {a['fill']:.2f}" if a.get("fill") is not None else ""
-        extra = a.get("reason", "") if status in ("over_budget", "invalid", "failed") or trial.state.name == "FAIL" \
-            else f"{a.get('seconds', 0):.0f}s"
-        line = (f"  [{elapsed / 60:5.1f} min] trial {trial.number:>3} rung {a.get('rung', 0)} ({a.get('epochs', '?')} ep) "
-                f"{status:<11} params {a.get('params') or 0:>6,} {fill:<9} {acc:<12} {extra}"
+        self.trained += rec.trained
+        acc = f"val {100 * rec.val_acc:.2f}%" if rec.val_acc is not None else ""
+        fill = f"fill {rec.fill:.2f}" if rec.fill is not None else ""
+        extra = rec.reason if status in ("over_budget", "invalid", "failed") else f"{rec.seconds:.0f}s"
+        line = (f"  [{elapsed / 60:5.1f} min] trial {trial.number:>3} rung {rec.rung} ({rec.epochs or '?'} ep) "
+                f"{status:<11} params {rec.params or 0:>6,} {fill:<9} {acc:<12} {extra}"
                 + (f"  best {100 * self.best:.2f}%" if self.best is not None else "")
                 + ("  FEASIBLE" if self.first_feasible == elapsed else ""))
         (self.progress.console if self.progress else console).print(line, markup=False, highlight=False)

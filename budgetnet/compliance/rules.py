@@ -14,21 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictStr, ValidationError
+from pydantic import Field, PositiveInt, StrictStr, ValidationError
 
 from budgetnet.errors import BudgetnetError, CheckpointError, RulesError, SpecError, pydantic_issues
 from budgetnet.compliance.inputs import Facts
 from budgetnet.spec.ops import OPS
-from budgetnet.spec.schema import load_spec, parse_yaml
+from budgetnet.spec.schema import Budget, load_spec, parse_yaml
 
 
-class Rules(BaseModel):
-    """Budget rules; None means "no limit". All limits are inclusive."""
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-    max_params: Optional[PositiveInt] = None
-    max_macs: Optional[PositiveInt] = None
-    max_epochs: Optional[PositiveInt] = None
-    min_accuracy: Optional[float] = Field(None, ge=0, le=1)
+class Rules(Budget):
+    """Budget rules: a spec's `budget:` fields and the rules only a checker applies; None means
+    "no limit". All limits are inclusive."""
     require_ops: tuple[StrictStr, ...] = Field((), strict=False)  # a YAML list or a tuple; the names strict
     forbid_ops: tuple[StrictStr, ...] = Field((), strict=False)
     max_fc_params: Optional[int] = Field(None, ge=0)  # parameters in linear layers

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from budgetnet import atomic
 from budgetnet.report import plots
 from budgetnet.training import spread
 from budgetnet.model.compile import summarize
-from budgetnet.training.runs import train_run
+from budgetnet.training.runs import train_process, train_run
 from budgetnet.spec.schema import load_spec
 
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -25,12 +26,21 @@ BUDGETS = (8000, 7000, 6000, 5000, 4000, 3000)  # "fewer than N parameters"
 
 
 def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None, on_epoch=None,
-            subset: int | None = None, full_train: bool = False) -> dict:
+            subset: int | None = None, full_train: bool = False, jobs: int = 1, on_done=None) -> dict:
     """Train `spec` once per seed with its own recipe (resumable: finished seeds are kept) and
     write OUT/confirm.json with the final-epoch validation and test accuracy of every seed
     finished in OUT (these and any run earlier). `full_train`: train on all 60,000 images, the
     final-model protocol once the spec and recipe were selected on the validation split."""
     out, spec = Path(out), load_spec(spec)
+    if jobs > 1:  # one process a seed, one thread each (seedK/log.txt)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(out / "spec.yaml", spec.to_yaml())
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for run_dir in pool.map(lambda seed: train_process(out / "spec.yaml", out / f"seed{seed}", seed,
+                                                               full_train=full_train, subset=subset, data_dir=data_dir,
+                                                               label=f" of seed {seed}"), seeds):
+                if on_done:
+                    on_done(run_dir)
     for seed in seeds:
         run_dir = out / f"seed{seed}"
         if not (run_dir / "metrics.json").is_file():

@@ -15,7 +15,8 @@ from pathlib import Path
 import optuna
 
 from budgetnet import atomic
-from budgetnet.search.run import SearchOptions, run_search
+from budgetnet.search.options import SearchOptions
+from budgetnet.search.run import run_search
 from budgetnet.search.definition import load_search
 from budgetnet.search.report import finalize
 from budgetnet.search.timeline import timeline

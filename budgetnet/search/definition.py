@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 
 from budgetnet.search import space as general_space
 from budgetnet.errors import Issue, SpecError, pydantic_issues
-from budgetnet.spec.schema import Budget, Spec, holes, load_spec, read_raw
+from budgetnet.spec.schema import DEFAULT_EPOCHS, Budget, Spec, holes, load_spec, read_raw, read_yaml_file
 
 SEARCH_DIR = Path(__file__).parent / "searches"
 
@@ -82,7 +82,7 @@ class SearchDef(BaseModel):
     def candidate(self, values: dict[str, Any], epochs: int | None = None) -> Candidate:
         """The model of `values` with `epochs` (default: the budget's, else the template's)."""
         if self.family == "general":
-            f = general_space.fill(values, self.budget.max_params, epochs or self.budget.max_epochs or 15, self.name)
+            f = general_space.fill(values, self.budget.max_params, epochs or self.top_epochs(), self.name)
             return Candidate(f.spec, f.fill, f.arch)
         spec = load_spec(self.template, values)
         if epochs:
@@ -94,6 +94,22 @@ class SearchDef(BaseModel):
     def smallest_params(self) -> int | None:
         """The smallest model the space holds (general family), else None (unknown)."""
         return general_space.smallest(self.space) if self.family == "general" else None
+
+    def top_epochs(self) -> int:
+        """The longest schedule a candidate trains: the budget's epochs, else the default."""
+        return self.budget.max_epochs or DEFAULT_EPOCHS
+
+    def for_command(self, max_params: int | None = None, min_accuracy: float | None = None) -> "SearchDef":
+        """This search with a command's overrides; refused (SpecError) when the budget is below the
+        smallest model the space holds: nothing could be searched."""
+        s = self.with_budget(max_params=max_params)
+        if min_accuracy is not None:
+            s = s.model_copy(update={"min_accuracy": min_accuracy})
+        smallest = s.smallest_params()
+        if smallest is not None and s.budget.max_params is not None and smallest > s.budget.max_params:
+            raise SpecError(s.name, [Issue(("budget", "max_params"), f"budget {s.budget.max_params:,} params is below "
+                                           f"the smallest model of this search ({smallest:,} params); nothing to search")])
+        return s
 
     def with_budget(self, **limits) -> "SearchDef":
         update = {k: v for k, v in limits.items() if v is not None}
@@ -128,9 +144,7 @@ def load_search(x: Union[str, Path]) -> SearchDef:
         issues.append(Issue(("space",), f"holes without a range: {', '.join(sorted(needed - given))}"))
     if given - needed:
         issues.append(Issue(("space",), f"ranges for holes the template does not use: {', '.join(sorted(given - needed))}"))
-    for i, ref in enumerate(search.reference):
-        if set(ref) != given:
-            issues.append(Issue(("reference", i), f"must set exactly the holes {sorted(given)}"))
+    issues += point_issues(search.reference, given, ("reference",))
     if issues:
         raise SpecError(origin, issues)
     try:  # the template's types, checked with a value from each range
@@ -150,12 +164,28 @@ def _check_general(search: SearchDef) -> SearchDef:
         issues.append(Issue(("space",), f"the general family has no value named: {', '.join(sorted(given - keys))}"))
     if search.template:
         issues.append(Issue(("template",), "the general family builds its own layers; remove the template"))
-    for i, ref in enumerate(search.reference):
-        if set(ref) != keys:
-            issues.append(Issue(("reference", i), f"must set exactly {sorted(keys)}"))
+    issues += point_issues(search.reference, keys, ("reference",))
     if issues:
         raise SpecError(search.origin, issues)
     return search
+
+
+def point_issues(points, keys: set[str], loc: tuple) -> list[Issue]:
+    """Points of a space (references, enqueued trials) must each set exactly its values."""
+    return [Issue(loc + (i,), f"must set exactly {sorted(keys)}")
+            for i, p in enumerate(points) if not isinstance(p, dict) or set(p) != keys]
+
+
+def load_points(path: str | Path, search: SearchDef) -> tuple[dict, ...]:
+    """A YAML list of points of the search's space (`search --enqueue FILE`): trials to run
+    before the sampler's own, selected or not on validation accuracy like any other."""
+    origin = str(path)
+    raw = read_yaml_file(Path(path), origin, kind=list)
+    keys = set(general_space.KEYS) if search.family == "general" else set(search.space)
+    issues = point_issues(raw, keys, ())
+    if issues:
+        raise SpecError(origin, issues)
+    return tuple(raw)
 
 
 DEFAULT_SEARCH = "general"  # what `budgetnet search --max-params N` runs without a file: it fills any budget

@@ -13,7 +13,10 @@ import pandas as pd
 
 from budgetnet import atomic
 from budgetnet.search import plots
-from budgetnet.search.run import TRAINED, SearchDef, SearchOptions, SearchSummary, rung_list
+from budgetnet.search.record import TrialRecord, records, status_of
+from budgetnet.search.definition import SearchDef
+from budgetnet.search.options import SearchOptions
+from budgetnet.search.run import SearchSummary, rung_list
 from budgetnet.search.timeline import timeline
 
 COLUMNS = ["trial", "status", "rung", "candidate", "params", "fill", "macs", "val_acc", "best_val_acc", "epochs_run",
@@ -22,16 +25,12 @@ COLUMNS = ["trial", "status", "rung", "candidate", "params", "fill", "macs", "va
 
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
     rows = []
-    for t in study.get_trials(deepcopy=False):
-        a = t.user_attrs
-        status = a.get("status") or ("failed" if t.state == optuna.trial.TrialState.FAIL else
-                                     "running" if t.state == optuna.trial.TrialState.RUNNING else t.state.name.lower())
-        rows.append({"trial": t.number, "status": status, "rung": a.get("rung"), "candidate": a.get("candidate"),
-                     "params": a.get("params"), "fill": a.get("fill"), "macs": a.get("macs"),
-                     "val_acc": a.get("val_acc"), "best_val_acc": a.get("best_val_acc"),
-                     "epochs_run": a.get("epochs_run", 0), "epochs": a.get("epochs"),
-                     "seconds": round(a.get("seconds", 0.0) or 0.0, 1), "seed": a.get("seed"), "arch": a.get("arch", ""),
-                     "reason": a.get("reason", ""), **{f"hp_{k}": v for k, v in t.params.items()}})
+    for t, rec in records(study):
+        rows.append({"trial": t.number, "status": status_of(t), "rung": rec.rung, "candidate": rec.candidate,
+                     "params": rec.params, "fill": rec.fill, "macs": rec.macs, "val_acc": rec.val_acc,
+                     "best_val_acc": rec.best_val_acc, "epochs_run": rec.epochs_run, "epochs": rec.epochs,
+                     "seconds": round(rec.seconds or 0.0, 1), "seed": rec.seed, "arch": rec.arch,
+                     "reason": rec.reason, **{f"hp_{k}": v for k, v in t.params.items()}})
     df = pd.DataFrame(rows, columns=None if rows else COLUMNS)
     if df.empty:
         return df
@@ -40,25 +39,24 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
                           na_position="last").drop(columns="_rank").reset_index(drop=True)
 
 
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    done = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("status") == "complete"]
-    return max(done, key=lambda t: (t.user_attrs["val_acc"], -t.user_attrs["params"])) if done else None
+def best_trial(study: optuna.Study) -> tuple[optuna.trial.FrozenTrial, TrialRecord] | None:
+    done = [(t, rec) for t, rec in records(study) if rec.complete]
+    return max(done, key=lambda x: (x[1].val_acc, -(x[1].params or 0))) if done else None
 
 
 def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float,
                     first_feasible_s: float | None = None) -> SearchSummary:
-    trials = study.get_trials(deepcopy=False)
-    status = [t.user_attrs.get("status") for t in trials]
-    trained = [t for t in trials if t.user_attrs.get("status") in TRAINED]
+    trials = records(study)
+    status = [rec.status for _, rec in trials]
+    trained = [rec for _, rec in trials if rec.trained]
     full = opts.epochs or None
     return SearchSummary(
         trials=len(trials), trained=len(trained), complete=status.count("complete"), pruned=status.count("pruned"),
         over_budget=status.count("over_budget"), invalid=status.count("invalid"),
-        failed=sum(t.state == optuna.trial.TrialState.FAIL for t in trials),
-        over_budget_train_seconds=sum(t.user_attrs.get("seconds", 0.0) for t in trials
-                                      if t.user_attrs.get("status") == "over_budget"),
-        epochs_run=sum(t.user_attrs.get("epochs_run", 0) for t in trained),
-        epochs_full=sum(full or t.user_attrs.get("epochs", 0) for t in trained),
+        failed=sum(t.state == optuna.trial.TrialState.FAIL for t, _ in trials),
+        over_budget_train_seconds=sum(rec.seconds for _, rec in trials if rec.status == "over_budget"),
+        epochs_run=sum(rec.epochs_run for rec in trained),
+        epochs_full=sum(full or rec.epochs or 0 for rec in trained),
         wall_seconds=wall, rungs=rung_list(search, opts),
         first_feasible_s=first_feasible_s)
 
@@ -79,21 +77,21 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
     out = opts.out
     tl = timeline(study, search.min_accuracy, search.budget.max_params)
     summary = summarize_study(study, search, opts, wall, tl.first_feasible_s)
-    best = best_trial(study)
+    found = best_trial(study)
     df = leaderboard(study)
-    if best is not None:
-        spec = search.spec(best.params, best.user_attrs.get("epochs") or opts.epochs)
+    if found is not None:
+        best, rec = found
+        spec = search.spec(best.params, rec.epochs or opts.epochs)
         raw = spec.to_dict()
         raw["name"] = f"best_{search.name}"
         raw["budget"] = search.budget.model_dump(exclude_none=True)
         raw["notes"] = (f"found by `budgetnet search {search.name}`, trial {best.number}: validation accuracy "
-                        f"{100 * best.user_attrs['val_acc']:.2f}% (seed {best.user_attrs['seed']})")
+                        f"{100 * rec.val_acc:.2f}% (seed {rec.seed})")
         atomic.write_text(out / "best.yaml", _yaml(raw))
-        summary.best = {"trial": best.number, "params": best.user_attrs["params"], "macs": best.user_attrs["macs"],
-                        "epochs": spec.train.epochs, "fill": best.user_attrs.get("fill"),
-                        "val_acc": best.user_attrs["val_acc"], "seed": best.user_attrs["seed"], "values": best.params}
+        summary.best = {"trial": best.number, "params": rec.params, "macs": rec.macs, "epochs": spec.train.epochs,
+                        "fill": rec.fill, "val_acc": rec.val_acc, "seed": rec.seed, "values": best.params}
         if retrain:
-            m = train_run(out / "best.yaml", out / "best", seed=best.user_attrs["seed"], subset=opts.subset,
+            m = train_run(out / "best.yaml", out / "best", seed=rec.seed, subset=opts.subset,
                           data_dir=opts.data_dir, backend=opts.backend, device=opts.device, on_batch=on_batch)
             summary.best.update(retrained_val_acc=m.val_acc, test_acc=m.test_acc, retrain_seconds=m.seconds)
             df.loc[df["trial"] == best.number, "test_acc"] = m.test_acc

@@ -13,7 +13,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Callable
 
 import optuna
@@ -23,44 +22,10 @@ from budgetnet.data.datasets import Dataset, load_dataset
 from budgetnet.errors import SpecError
 from budgetnet.search.rungs import next_promotion, rung_epochs
 from budgetnet.search.definition import SearchDef
+from budgetnet.search.options import SearchOptions
+from budgetnet.search.record import TrialRecord, records
 from budgetnet.training.loop import train
 
-TRAINED = ("complete", "pruned")  # statuses of trials that actually trained
-
-
-@dataclass
-class SearchOptions:
-    out: Path
-    trials: int | None = 20          # trained trials (over-budget samples do not count)
-    timeout: float | None = None     # seconds
-    storage: str | None = None       # default: sqlite:///OUT/study.db
-    study_name: str | None = None
-    workers: int = 1
-    epochs: int | None = None        # override every trial's epochs (smoke runs)
-    subset: int | None = None
-    seed: int = 0
-    backend: str | None = None
-    device: str | None = None
-    objective: str = "accuracy"      # or "pareto": (val accuracy, params)
-    pruner: str = "rungs"            # rungs (successive halving) | quartile | median | hyperband | none
-    rungs: tuple[int, ...] | None = None  # rung epochs; default budgetnet.rungs.rung_epochs(max epochs)
-    warm_start: bool = True          # run the definition's reference configs first
-    threads: int | None = None       # torch threads per worker; default cores // workers
-    worker: int = 0                  # index of this worker process (its sampler's seed is seed + 1000 * worker)
-    data_dir: str | None = None
-    heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
-
-    def storage_url(self) -> str:
-        return self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"
-
-
-def over_budget(search: SearchDef, params: int, macs: int, epochs: int) -> str | None:
-    b = search.budget
-    for what, actual, limit in (("params", params, b.max_params), ("MACs", macs, b.max_macs),
-                                ("epochs", epochs, b.max_epochs)):
-        if limit is not None and actual > limit:
-            return f"{what} {actual:,} > {limit:,}"
-    return None
 
 
 def _set_constraints(trial: optuna.Trial, search: SearchDef, params: int | None, val_acc: float | None) -> None:
@@ -72,7 +37,7 @@ def _set_constraints(trial: optuna.Trial, search: SearchDef, params: int | None,
 
 
 def max_epochs(search: SearchDef, opts: SearchOptions) -> int:
-    return opts.epochs or search.budget.max_epochs or 15
+    return opts.epochs or search.top_epochs()
 
 
 def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
@@ -89,44 +54,36 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
         try:
             return run_trial(trial)
         except KeyboardInterrupt:  # marked, so that the resumed search runs it again
-            trial.set_user_attr("status", "interrupted")
+            TrialRecord.of(trial).save(trial, status="interrupted")
             raise
         except (optuna.TrialPruned, SpecError):
             raise
         except Exception as e:  # recorded in the study: the leaderboard shows why
-            trial.set_user_attr("reason", f"{type(e).__name__}: {e}"[:300])
+            TrialRecord.of(trial).save(trial, reason=f"{type(e).__name__}: {e}"[:300])
             raise
 
     def run_trial(trial: optuna.Trial):
-        rung = trial.user_attrs.get("rung", 0)
-        for key, value in (("rung", rung), ("candidate", trial.user_attrs.get("candidate", trial.number)),
-                           ("seed", trial.user_attrs.get("seed", opts.seed + trial.number))):
-            trial.set_user_attr(key, value)
+        rec = TrialRecord.of(trial)  # a promotion or a rerun arrives with its rung, candidate and seed
+        rec = rec.save(trial, rung=rec.rung,
+                       candidate=trial.number if rec.candidate is None else rec.candidate,
+                       seed=opts.seed + trial.number if rec.seed is None else rec.seed)
         values = {name: dist.suggest(trial, name) for name, dist in search.space.items()}
         try:
-            cand = search.candidate(values, rungs[rung] if opts.pruner == "rungs" else opts.epochs)
+            cand = search.candidate(values, rungs[rec.rung] if opts.pruner == "rungs" else opts.epochs)
             spec = cand.spec
         except SpecError as e:
-            trial.set_user_attr("status", "invalid")
-            trial.set_user_attr("reason", e.issues[0].line("template")[:200])
+            rec.save(trial, status="invalid", reason=e.issues[0].line("template")[:200])
             _set_constraints(trial, search, None, None)
             raise optuna.TrialPruned("invalid spec") from None
         s = summarize(spec)
-        trial.set_user_attr("params", s.params)
-        trial.set_user_attr("macs", s.macs)
-        trial.set_user_attr("epochs", spec.train.epochs)
-        if search.budget.max_params:
-            trial.set_user_attr("fill", round(s.params / search.budget.max_params, 4))
-        if cand.arch:
-            trial.set_user_attr("arch", cand.arch)
-        reason = over_budget(search, s.params, s.macs, spec.train.epochs)
+        rec = rec.save(trial, params=s.params, macs=s.macs, epochs=spec.train.epochs,
+                       **({"fill": round(s.params / search.budget.max_params, 4)} if search.budget.max_params else {}),
+                       **({"arch": cand.arch} if cand.arch else {}))
+        reason = search.budget.exceeded(s.params, s.macs, spec.train.epochs)
         if reason:  # never built, never trained
-            trial.set_user_attr("status", "over_budget")
-            trial.set_user_attr("reason", reason)
-            trial.set_user_attr("seconds", 0.0)
+            rec.save(trial, status="over_budget", reason=reason, seconds=0.0)
             _set_constraints(trial, search, s.params, None)
             raise optuna.TrialPruned(reason)
-        seed = trial.user_attrs["seed"]
         start = time.perf_counter()
         history: list[float] = []
 
@@ -138,19 +95,16 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
                     raise optuna.TrialPruned(f"pruned after epoch {stat.epoch}")
 
         try:
-            result = train(spec, data, seed=seed, device=opts.device, backend=opts.backend,
+            result = train(spec, data, seed=rec.seed, device=opts.device, backend=opts.backend,
                            eval_test=False, on_epoch=on_epoch)
         except optuna.TrialPruned:
-            trial.set_user_attr("status", "pruned")
-            trial.set_user_attr("epochs_run", len(history))
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            trial.set_user_attr("val_acc", history[-1] if history else None)
-            _set_constraints(trial, search, s.params, history[-1] if history else None)
+            last = history[-1] if history else None
+            rec.save(trial, status="pruned", epochs_run=len(history), seconds=time.perf_counter() - start, val_acc=last)
+            _set_constraints(trial, search, s.params, last)
             raise
         m = result.metrics
-        for key, value in (("status", "complete"), ("epochs_run", m.epochs), ("seconds", m.seconds),
-                           ("val_acc", m.val_acc), ("best_val_acc", m.best_val_acc)):
-            trial.set_user_attr(key, value)
+        rec.save(trial, status="complete", epochs_run=m.epochs, seconds=m.seconds, val_acc=m.val_acc,
+                 best_val_acc=m.best_val_acc)
         _set_constraints(trial, search, s.params, m.val_acc)
         return (m.val_acc, s.params) if opts.objective == "pareto" else m.val_acc
 
@@ -194,19 +148,18 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
                                     directions=directions, load_if_exists=True)
         if not study.trials:  # a new study: the warm start (shipped references) runs first
             for ref in search.reference if opts.warm_start else ():
-                study.enqueue_trial(ref, user_attrs={"warm_start": True}, skip_if_exists=True)
+                study.enqueue_trial(ref, user_attrs=TrialRecord(warm_start=True).start_attrs(), skip_if_exists=True)
             study.set_user_attr("search", search.name)
             study.set_user_attr("budget", search.budget.model_dump(exclude_none=True))
             study.set_user_attr("min_accuracy", search.min_accuracy)
             study.set_user_attr("rungs", rung_list(search, opts))
             study.set_user_attr("warm_start", opts.warm_start)
+        for point in opts.enqueue:  # already run (or queued) points are not queued again on a rerun
+            study.enqueue_trial(point, skip_if_exists=True)
         requeue_interrupted(study)
     finally:
         lock.release()
     return study
-
-
-RERUN_ATTRS = ("rung", "candidate", "seed", "warm_start")
 
 
 def requeue_interrupted(study: optuna.Study) -> None:
@@ -214,26 +167,26 @@ def requeue_interrupted(study: optuna.Study) -> None:
     more, with the same parameters, rung and seed. Call under the study's lock."""
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get("retry_of") for t in trials}
-    for t in trials:
-        if t.user_attrs.get("status") == "interrupted" and t.number not in retried and t.state == TrialState.FAIL:
-            attrs = {k: t.user_attrs[k] for k in RERUN_ATTRS if k in t.user_attrs}
-            study.enqueue_trial(dict(t.params), user_attrs={**attrs, "retry_of": t.number})
+    trials = records(study)
+    retried = {rec.retry_of for _, rec in trials}
+    for t, rec in trials:
+        if rec.status == "interrupted" and t.number not in retried and t.state == TrialState.FAIL:
+            again = replace(rec, retry_of=t.number)
+            study.enqueue_trial(dict(t.params), user_attrs=again.start_attrs())
 
 
 def _slots(study: optuna.Study) -> tuple[int, int]:
     """(trained trials finished, trials running now): a running trial holds a slot until it
     turns out over budget or invalid, which it does within milliseconds."""
     from optuna.trial import TrialState
-    trials = study.get_trials(deepcopy=False)
-    done = sum(t.user_attrs.get("status") in TRAINED for t in trials)
-    running = sum(t.state == TrialState.RUNNING for t in trials)
+    trials = records(study)
+    done = sum(rec.trained for _, rec in trials)
+    running = sum(t.state == TrialState.RUNNING for t, _ in trials)
     return done, running
 
 
 def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None,
-               orphaned: Callable[[], bool] = lambda: False) -> None:
+               orphaned: Callable[[], bool] = lambda: False, study: optuna.Study | None = None) -> None:
     """One worker: run trials until the study holds exactly `opts.trials` trained trials.
 
     Counting and starting the next trial happen under a study-wide lock (see
@@ -244,7 +197,7 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     quiet_optuna()
     rungs = rung_list(search, opts)
     data = load_dataset(opts.data_dir, subset=opts.subset)
-    study = open_study(search, opts)
+    study = study or open_study(search, opts)  # each worker process opens it once
     objective = make_objective(search, opts, data)
     lock = SlotLock(opts.storage_url(), study.study_name)  # the same lock open_study took
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
@@ -256,7 +209,7 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
 
     def after_trial(study, trial):
         nonlocal over_budget_streak, fail_streak
-        over_budget_streak = over_budget_streak + 1 if trial.user_attrs.get("status") == "over_budget" else 0
+        over_budget_streak = over_budget_streak + 1 if TrialRecord.of(trial).status == "over_budget" else 0
         fail_streak = fail_streak + 1 if trial.state == optuna.trial.TrialState.FAIL else 0
         if on_trial:
             on_trial(study, trial)
@@ -282,7 +235,8 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
             if opts.pruner == "rungs":  # a candidate earned a longer schedule: it runs next
                 promotion = next_promotion(study.get_trials(deepcopy=False), rungs)
                 if promotion:
-                    study.enqueue_trial(promotion.params, user_attrs=promotion.user_attrs())
+                    params, rec = promotion
+                    study.enqueue_trial(params, user_attrs=rec.start_attrs())
             # a trial that raises is recorded as FAIL (with its error) and the search goes on
             study.optimize(claimed_objective, n_trials=1, callbacks=[after_trial], catch=(Exception,),
                            gc_after_trial=False)
@@ -338,9 +292,9 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     """Run (or resume) the study with `opts.workers` processes on the same storage."""
     quiet_optuna()
     opts.out.mkdir(parents=True, exist_ok=True)
-    open_study(search, opts)  # create it (and enqueue references) once, before workers race
+    study = open_study(search, opts)  # create it (and enqueue references) once, before workers race
     if opts.workers <= 1:
-        run_worker(search, opts, on_trial)
+        run_worker(search, opts, on_trial, study=study)
     else:
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
@@ -349,8 +303,8 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
                  for i in range(opts.workers)]
         for p in procs:
             p.start()
-        _watch(open_study(search, opts), procs, on_trial)
-    return open_study(search, opts)
+        _watch(study, procs, on_trial)
+    return study
 
 
 def _watch(study: optuna.Study, procs, on_trial: Callable | None, every: float = 2.0) -> None:

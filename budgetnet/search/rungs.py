@@ -8,14 +8,15 @@ schedule that ends within its rung ranks configurations fairly ("Budgeted Traini
 looks weak near its peak learning rate). Each rung is its own Optuna trial, so the study records
 every rung, and a worker that dies mid-rung loses only that rung.
 
-Trial user attributes: `rung` (index into the rung list), `candidate` (number of the trial that
-sampled the parameters) and `seed`.
+A trial's record (budgetnet.search.record) carries its `rung` (index into the rung list), its
+`candidate` (the trial that sampled the parameters) and its `seed`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from optuna.trial import FrozenTrial
+
+from budgetnet.errors import UsageError
+from budgetnet.search.record import TrialRecord
 
 ETA = 3
 
@@ -35,40 +36,31 @@ def rung_epochs(max_epochs: int, count: int = 2) -> list[int]:
 
 
 def parse_rungs(text: str, max_epochs: int) -> list[int]:
-    """'2,5,15' -> [2, 5, 15]; strictly increasing, within the epoch budget (ValueError)."""
+    """'2,5,15' -> [2, 5, 15]; strictly increasing, within the epoch budget (UsageError)."""
     try:
         epochs = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise ValueError(f"--rungs must be comma-separated epoch counts, got {text!r}") from None
+        raise UsageError(f"--rungs must be comma-separated epoch counts, got {text!r}") from None
     if not epochs or any(e < 1 for e in epochs) or epochs != sorted(set(epochs)):
-        raise ValueError(f"--rungs must be increasing positive epoch counts, got {text!r}")
+        raise UsageError(f"--rungs must be increasing positive epoch counts, got {text!r}")
     if epochs[-1] > max_epochs:
-        raise ValueError(f"--rungs: {epochs[-1]} epochs is over the epoch budget {max_epochs}")
+        raise UsageError(f"--rungs: {epochs[-1]} epochs is over the epoch budget {max_epochs}")
     return epochs
 
 
-@dataclass(frozen=True)
-class Promotion:
-    params: dict
-    rung: int          # the rung it is promoted to
-    candidate: int
-    seed: int
-
-    def user_attrs(self) -> dict:
-        return {"rung": self.rung, "candidate": self.candidate, "seed": self.seed}
-
-
-def next_promotion(trials: list[FrozenTrial], rungs: list[int], eta: int = ETA) -> Promotion | None:
+def next_promotion(study_trials: list[FrozenTrial], rungs: list[int],
+                   eta: int = ETA) -> tuple[dict, TrialRecord] | None:
     """The best candidate in the top 1/eta of a rung's finished trials that has not been
-    promoted yet, looking at the highest rung first (finishing a candidate beats starting one)."""
+    promoted yet, looking at the highest rung first (finishing a candidate beats starting one):
+    its parameters and the record its next rung starts with."""
     # a failed rung counts as started: an error would only repeat (interrupted trials are
     # re-enqueued by the search itself, with their rung)
-    started = {(t.user_attrs.get("candidate"), t.user_attrs.get("rung")) for t in trials}
+    trials = [(t, TrialRecord.of(t)) for t in study_trials]
+    started = {(rec.candidate, rec.rung) for _, rec in trials}
     for rung in reversed(range(len(rungs) - 1)):
-        done = [t for t in trials if t.user_attrs.get("rung") == rung and t.user_attrs.get("status") == "complete"]
-        done.sort(key=lambda t: (-t.user_attrs["val_acc"], t.user_attrs.get("params", 0)))
-        for t in done[: len(done) // eta]:
-            cand = t.user_attrs["candidate"]
-            if (cand, rung + 1) not in started:
-                return Promotion(dict(t.params), rung + 1, cand, t.user_attrs["seed"])
+        done = [(t, rec) for t, rec in trials if rec.rung == rung and rec.complete]
+        done.sort(key=lambda x: (-x[1].val_acc, x[1].params or 0))
+        for t, rec in done[: len(done) // eta]:
+            if (rec.candidate, rung + 1) not in started:
+                return dict(t.params), TrialRecord(rung=rung + 1, candidate=rec.candidate, seed=rec.seed)
     return None

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
+from budgetnet.search.record import is_feasible, records
+
 
 @dataclass(frozen=True)
 class Point:
@@ -36,18 +38,15 @@ class Timeline:
 
 
 def timeline(study: optuna.Study, floor: float, max_params: int | None) -> Timeline:
-    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_start is not None]
+    trials = [(t, rec) for t, rec in records(study) if t.datetime_start is not None]
     if not trials:
         return Timeline((), 0.0, None)
-    start = min(t.datetime_start for t in trials)
-    ended = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    start = min(t.datetime_start for t, _ in trials)
+    ended = [t.datetime_complete for t, _ in trials if t.datetime_complete is not None]
     wall = (max(ended) - start).total_seconds() if ended else 0.0
-    points = sorted((Point(t.number, t.user_attrs.get("rung", 0), t.user_attrs.get("epochs", 0),
-                           t.user_attrs.get("params", 0), (t.datetime_complete - start).total_seconds(),
-                           t.user_attrs["val_acc"])
-                     for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("status") == "complete"),
+    points = sorted((Point(t.number, rec.rung, rec.epochs or 0, rec.params or 0,
+                           (t.datetime_complete - start).total_seconds(), rec.val_acc)
+                     for t, rec in trials if t.state == TrialState.COMPLETE and rec.complete),
                     key=lambda p: p.seconds)
-    feasible = [p.seconds for p in points
-                if p.val_acc >= floor and (max_params is None or p.params <= max_params)]
-    trained = sum(t.user_attrs.get("status") in ("complete", "pruned") for t in trials)
-    return Timeline(tuple(points), wall, min(feasible) if feasible else None, trained)
+    feasible = [p.seconds for p in points if is_feasible(p.val_acc, p.params, floor, max_params)]
+    return Timeline(tuple(points), wall, min(feasible) if feasible else None, sum(rec.trained for _, rec in trials))

@@ -68,8 +68,11 @@ class DistillCfg(_Strict):
     alpha: float = Field(0.5, ge=0, le=1)        # weight of the distillation term
 
 
+DEFAULT_EPOCHS = 15  # a recipe's epochs when neither it nor a budget says: the target's 15
+
+
 class TrainCfg(_Strict):
-    epochs: int = Field(15, ge=1, le=1000)
+    epochs: int = Field(DEFAULT_EPOCHS, ge=1, le=1000)
     batch_size: int = Field(128, ge=1, le=65536)
     optimizer: OptimizerCfg = OptimizerCfg()
     scheduler: SchedulerCfg = SchedulerCfg()
@@ -80,10 +83,19 @@ class TrainCfg(_Strict):
 
 
 class Budget(_Strict):
+    """A spec's hard limits (inclusive; None: no limit). `check`'s Rules extend it."""
     max_params: Optional[PositiveInt] = None
     max_macs: Optional[PositiveInt] = None
     max_epochs: Optional[PositiveInt] = None
     min_accuracy: Optional[float] = Field(None, ge=0, le=1)
+
+    def exceeded(self, params: int, macs: int, epochs: int) -> str | None:
+        """The first limit a model counted from its spec is over, as text; None when it fits."""
+        for what, actual, limit in (("params", params, self.max_params), ("MACs", macs, self.max_macs),
+                                    ("epochs", epochs, self.max_epochs)):
+            if limit is not None and actual > limit:
+                return f"{what} {actual:,} > {limit:,}"
+        return None
 
 
 class _Body(_Strict):
@@ -148,8 +160,8 @@ def read_raw(x: Union[str, Path, Mapping]) -> tuple[str, dict]:
     # a bare name is a zoo model unless a file of that name exists (a directory does not count:
     # `budgetnet train mnistnet3 --out mnistnet3` must find the zoo model the second time too)
     if bare_name and not path.is_file():
-        return f"zoo:{x}", _read_yaml(zoo_path(x), x)
-    return str(x), _read_yaml(path, str(x))
+        return f"zoo:{x}", read_yaml_file(zoo_path(x), x)
+    return str(x), read_yaml_file(path, str(x))
 
 
 def zoo_path(name: str) -> Path:
@@ -165,7 +177,8 @@ def zoo_names() -> list[str]:
     return sorted(p.stem for p in ZOO_DIR.glob("*.yaml"))
 
 
-def _read_yaml(path: Path, source: str) -> dict:
+def read_yaml_file(path: Path, source: str, kind: type = dict):
+    """A YAML file's top-level mapping (or list, with kind=list), every problem a located SpecError."""
     def fail(msg: str):
         raise SpecError(source, [Issue((), msg)])
 
@@ -181,10 +194,10 @@ def _read_yaml(path: Path, source: str) -> dict:
         fail(f"not UTF-8 text (byte {e.start}); is this a YAML spec?")
     except OSError as e:
         fail(f"cannot read: {e.strerror}")
-    return parse_yaml(text, source)
+    return parse_yaml(text, source, kind)
 
 
-def parse_yaml(text: str, source: str) -> dict:
+def parse_yaml(text: str, source: str, kind: type = dict):
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
@@ -197,8 +210,9 @@ def parse_yaml(text: str, source: str) -> dict:
         raise SpecError(source, [Issue((), "YAML nesting is too deep")]) from None
     if data is None:
         raise SpecError(source, [Issue((), "empty file; expected a mapping with name and layers")])
-    if not isinstance(data, dict):
-        raise SpecError(source, [Issue((), f"expected a mapping at the top level, got {type(data).__name__}")])
+    if not isinstance(data, kind):
+        expected = "a mapping" if kind is dict else "a list"
+        raise SpecError(source, [Issue((), f"expected {expected} at the top level, got {type(data).__name__}")])
     return data
 
 

@@ -1,15 +1,18 @@
 """Training and evaluation runs that write their results into a directory (atomically)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from budgetnet import atomic
 from budgetnet.training import plots
 from budgetnet.training.checkpoint import load_checkpoint, save_checkpoint
 from budgetnet.data.datasets import load_dataset
-from budgetnet.errors import CheckpointError
+from budgetnet.errors import BudgetnetError, CheckpointError
 from budgetnet.training.scores import Scores, confusion_matrix, scores
 from budgetnet.spec.schema import load_spec
 from budgetnet.training.loop import Metrics, predict, resume_state, train
@@ -56,6 +59,28 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
     plots.learning_curve(metrics["history"], out / "curves.png",
                          f"{spec.name}: {metrics['params']:,} params, test {100 * metrics['test_acc']:.2f}%")
     return result.metrics
+
+
+def train_process(spec_path: Path, run_dir: Path, seed: int, *, threads: int = 1, full_train: bool = False,
+                  subset: int | None = None, data_dir: str | None = None, env: Mapping[str, str] | None = None,
+                  label: str = "") -> Path:
+    """`budgetnet train` in a fresh process (its own threads and environment, read when torch
+    loads), logging into RUN_DIR/log.txt; resumable: a finished run is kept, an interrupted one
+    continues. Parallel jobs (confirm --jobs, spread --jobs) run one of these each."""
+    if (run_dir / "metrics.json").is_file():
+        return run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "budgetnet", "train", str(spec_path), "--out", str(run_dir), "--seed", str(seed),
+           "--threads", str(threads)] + (["--full-train"] if full_train else [])
+    cmd += (["--subset", str(subset)] if subset else []) + (["--data-dir", str(data_dir)] if data_dir else [])
+    if (run_dir / "checkpoint.pt").is_file():
+        cmd.append("--resume")
+    with open(run_dir / "log.txt", "a") as log:
+        done = subprocess.run(cmd, env=dict(os.environ) if env is None else dict(env), stdout=log,
+                              stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        raise BudgetnetError(f"{run_dir}: training{label} failed (exit {done.returncode}); see {run_dir / 'log.txt'}")
+    return run_dir
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from budgetnet import atomic
 from budgetnet.errors import BudgetnetError
 from budgetnet.spec.schema import load_spec
+from budgetnet.training.runs import train_process
 
 
 @dataclass(frozen=True)
@@ -51,24 +50,10 @@ ELSEWHERE = "elsewhere.json"  # the same seed retrained on other machines, as re
 def run_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_train: bool,
                 subset: int | None = None) -> Path:
     """Train one seed under one setting in a fresh process (the variables are read when torch
-    loads); resumable: a finished run is kept, an interrupted one continues."""
-    run_dir = out / setting.name
-    if (run_dir / "metrics.json").is_file():
-        return run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "budgetnet", "train", str(spec_path), "--out", str(run_dir), "--seed", str(seed),
-           "--threads", str(setting.threads)] + (["--full-train"] if full_train else [])
-    cmd += ["--subset", str(subset)] if subset else []
-    if (run_dir / "checkpoint.pt").is_file():
-        cmd.append("--resume")
+    loads); resumable."""
     env = {k: v for k, v in os.environ.items() if k not in _ALL_VARIABLES} | setting.env
-    with open(run_dir / "log.txt", "a") as log:
-        done = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
-        raise BudgetnetError(f"{run_dir}: training under '{setting.name}' failed (exit {done.returncode}); "
-                             f"see {run_dir / 'log.txt'}")
-    return run_dir
-
+    return train_process(spec_path, out / setting.name, seed, threads=setting.threads, full_train=full_train,
+                         subset=subset, env=env, label=f" under '{setting.name}'")
 
 
 def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, full_train: bool = False,

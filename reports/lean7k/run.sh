@@ -3,4 +3,4 @@
 # Two worker processes, one core each, on the 2-core development machine.
 set -euo pipefail
 cd "$(dirname "$0")"
-budgetnet search lean7k --trials "${TRIALS:-16}" --timeout "${TIMEOUT:-3000}" --workers 2 --out . --seed 0
+budgetnet search lean7k --trials "${TRIALS:-16}" --timeout "${TIMEOUT:-3000}" --workers 2 --out . --seed 0 --enqueue enqueue.yaml   # hand-picked points, see the file

@@ -1,0 +1,81 @@
+"""One search trial's record, typed: what the trial was, what it did and how it ended.
+
+Optuna keeps it as the trial's user attributes; `TrialRecord.of` and `TrialRecord.save` are the
+one mapping between the two, so the search, rungs, timeline, reports and the command line read
+fields, never attribute strings. Records written before this module (the committed studies)
+read the same: the attribute names are the field names.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+TRAINED = ("complete", "pruned")  # statuses of trials that actually trained
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    # set when the trial starts
+    rung: int = 0                     # index into the study's rung list
+    candidate: int | None = None      # the trial that sampled these parameters (itself at rung 0)
+    seed: int | None = None           # the training seed, the same at every rung of a candidate
+    warm_start: bool = False          # a shipped reference enqueued by the warm start
+    retry_of: int | None = None       # the interrupted trial this one runs again
+    # counted from the spec before anything is built
+    params: int | None = None
+    macs: int | None = None
+    epochs: int | None = None         # the rung's complete schedule
+    fill: float | None = None         # params / budget
+    arch: str = ""                    # the structure in one line
+    # how it ended
+    status: str | None = None         # complete | pruned | over_budget | invalid | interrupted; None while running
+    reason: str = ""                  # why it was not trained, or its error
+    seconds: float = 0.0              # training seconds
+    epochs_run: int = 0
+    val_acc: float | None = None      # final-epoch validation accuracy
+    best_val_acc: float | None = None
+
+    @classmethod
+    def of(cls, trial) -> "TrialRecord":
+        """The record of an Optuna trial (frozen or live); unknown attributes are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in trial.user_attrs.items() if k in known})
+
+    def save(self, trial, **changes: Any) -> "TrialRecord":
+        """Write `changes` into the trial's attributes and return the updated record."""
+        for key, value in changes.items():
+            trial.set_user_attr(key, value)
+        return replace(self, **changes)
+
+    def start_attrs(self) -> dict:
+        """The attributes a rerun or a promotion carries over to a new trial."""
+        return {k: v for k, v in asdict(self).items()
+                if k in ("rung", "candidate", "seed", "warm_start", "retry_of") and v not in (None, False)}
+
+    @property
+    def trained(self) -> bool:
+        return self.status in TRAINED
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+
+def status_of(trial) -> str:
+    """The record's status, or the trial's state where the record has none (running, failed)."""
+    status = TrialRecord.of(trial).status
+    if status:
+        return status
+    return "failed" if trial.state.name == "FAIL" else trial.state.name.lower()
+
+
+def records(study) -> list[tuple[Any, TrialRecord]]:
+    """(frozen trial, record) for every trial of a study, in trial order."""
+    return [(t, TrialRecord.of(t)) for t in study.get_trials(deepcopy=False)]
+
+
+def is_feasible(val_acc: float | None, params: int | None, floor: float | None, max_params: int | None) -> bool:
+    """Validation at or above the floor, within the budget. With no floor nothing is feasible
+    by accuracy: the search maximises validation accuracy and "first feasible" reads n/a."""
+    return (floor is not None and val_acc is not None and val_acc >= floor
+            and (max_params is None or (params or 0) <= max_params))
