@@ -205,3 +205,35 @@ def _running(pid: int) -> bool:
         return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
     except OSError:
         return False
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("form", ["npz", "folder"])
+def test_smoke_search_on_synthetic_colour_data(tmp_path, form):
+    """The default search on 3x32x32 images of 5 classes, as a .npz and as an image folder: the
+    family builds for the data, natural-image augmentation, no floor (first feasible n/a), the
+    data's facts in the summary, a confirmation, and check / eval on the recorded data."""
+    from tests.synthetic import write_folder, write_npz
+
+    data = write_npz(tmp_path / "c.npz") if form == "npz" else write_folder(tmp_path / "folder")
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["search", "--data", str(data), "--augment", "natural", "--trials", "3",
+                                 "--no-warm-start", "--confirm", "1", "--out", str(out),
+                                 "--max-params", "3000", "--epochs", "2", "--workers", "1", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "3x32x32, 5 classes, augment natural" in result.output and "first feasible" in result.output
+    assert "n/a (no floor)" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["min_accuracy"] is None and summary["first_feasible_s"] is None
+    assert summary["data"]["shape"] == [3, 32, 32] and summary["data"]["classes"] == 5
+    assert summary["data"]["kind"] == form
+    best = budgetnet.load_spec(out / "best.yaml")
+    assert list(best.input) == [3, 32, 32] and best.classes == 5 and best.train.augment.hflip
+    assert budgetnet.count_params(best) <= 3000
+    confirm = json.loads((out / "confirm" / "confirm.json").read_text())
+    assert confirm["data"]["fingerprint"] == summary["data"]["fingerprint"] and confirm["full_train"]
+    ckpt = out / "confirm" / confirm["seeds"][0]["checkpoint"]
+    check = runner.invoke(app, ["check", str(ckpt), "--min-accuracy", "0.0"])
+    assert check.exit_code == 0 and "on the data in" in check.output
+    ev = runner.invoke(app, ["eval", str(ckpt), "--json"])
+    assert ev.exit_code == 0 and json.loads(ev.output)["test_acc"] == pytest.approx(confirm["seeds"][0]["test_acc"])

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -144,3 +145,35 @@ def test_enqueue_points_are_checked_against_the_space(tmp_path):
     bad.write_text("c1: 8\n")
     with pytest.raises(SpecError, match="expected a list"):
         load_points(bad, search)
+
+
+def _facts(shape, classes):
+    from budgetnet.data.datasets import DataFacts
+    return DataFacts("synthetic", "synthetic", "npz", shape, classes, None, (0.5,) * shape[0], (0.2,) * shape[0],
+                     1000, 100, "x" * 64)
+
+
+@pytest.mark.parametrize("shape,classes", [((1, 8, 8), 10), ((1, 28, 28), 10), ((3, 32, 32), 5), ((3, 64, 64), 100)])
+def test_the_general_family_fits_any_input_and_class_count(shape, classes):
+    """8x8 digits to 64x64 colour: every sample builds for the shape, ends in one logit per class,
+    fills [0.85 N, N], pools only while the map allows; too small a budget is refused."""
+    budget = 7_000
+    search = load_search("general").for_command(budget, data=_facts(shape, classes), augment="natural")
+    assert search.min_accuracy is None  # the definition's floor is MNIST's
+    rnd = random.Random(sum(shape) + classes)
+    for _ in range(12):
+        cand = search.candidate(random_values(search, rnd), epochs=1)
+        spec = cand.spec
+        assert tuple(spec.input) == shape and spec.classes == classes
+        assert space.MIN_FILL * budget <= budgetnet.count_params(spec) <= budget, cand.arch
+        assert spec.train.augment.hflip and spec.train.augment.rotate == 0
+        model = budgetnet.build(spec)
+        assert model(torch.zeros(2, *shape)).shape == (2, classes)
+        assert model.num_params() == budgetnet.count_params(spec)
+        rows = budgetnet.summarize(spec).rows
+        for before, row in zip(rows, rows[1:]):  # a pool only on a map of MIN_POOL_SIDE or more
+            if row.op == "maxpool":
+                assert min(before.out_shape[1:]) >= space.MIN_POOL_SIDE
+    smallest = search.smallest_params()
+    with pytest.raises(SpecError, match="below the smallest model"):
+        load_search("general").for_command(smallest - 1, data=_facts(shape, classes))

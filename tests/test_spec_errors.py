@@ -20,7 +20,8 @@ CASES = [
     (GOOD.replace("k: 3}", "k: 3, kernel: 2}"), "layers[0].conv.kernel: unknown field"),
     (GOOD.replace("{out: 4, k: 3}", "{k: 3}"), "layers[0].conv.out: Field required"),
     (GOOD.replace("name: t\n", ""), ":name: Field required"),
-    (GOOD.replace("  - linear: 10\n", ""), "network output is [4], expected [10]"),
+    ("classes: 10\n" + GOOD.replace("  - linear: 10\n", ""), "network output is [4], expected [10]"),
+    (GOOD.replace("  - flatten\n  - linear: 10\n", ""), "network output is [4, 1, 1], expected [10] (classes); end with flatten"),
     ("name: t\nlayers:\n  - linear: 10\n", "layers[0].linear: linear needs a vector or tokens"),
     (GOOD + "train: {epochs: 0}\n", "train.epochs: Input should be greater than or equal to 1"),
     (GOOD + "budget: {max_params: many}\n", "budget.max_params: Input should be a valid integer"),
@@ -102,3 +103,8 @@ def test_repeat_expands(write_yaml):
     text = GOOD.replace("  - relu\n", "  - repeat: {times: 3, layers: [relu, {conv: {out: 4, k: 1}}]}\n")
     spec = budgetnet.load_spec(write_yaml(text))
     assert [layer.op for layer in spec.layers][:7] == ["conv", "relu", "conv", "relu", "conv", "relu", "conv"]
+
+
+def test_a_spec_without_classes_has_as_many_as_its_outputs():
+    """Left out, `classes` is the network's output width (checked against the data where it trains)."""
+    assert budgetnet.load_spec({"name": "t", "layers": [{"conv": {"out": 4}}, "gap", "flatten"]}).classes == 4

@@ -151,7 +151,7 @@ def test_embedded_mnist_facts():
 
 
 def _copy_data(tmp_path):
-    from budgetnet.data.datasets import EMBEDDED
+    from budgetnet.data.sources import EMBEDDED
     d = tmp_path / "idx"
     shutil.copytree(EMBEDDED, d)
     return d

@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from budgetnet.cli.common import console, print_json
+from budgetnet.cli.common import console, print_json, data_option
 
 app = typer.Typer(help="Benchmarks: figures and ratios against a baseline measured in the same run.",
                   no_args_is_help=True)
@@ -67,13 +67,13 @@ def backends(spec: str = typer.Option("transformer_000", help="Spec built on bot
 @app.command()
 def train(spec: str = typer.Option("mnistnet3", help="Spec to train."),
           images: int = typer.Option(10_240, min=256, help="Training images per contender."),
-          data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
+          data: Optional[str] = data_option(),
           as_json: bool = typer.Option(False, "--json", help="Print JSON (key `ratio`).")):
     """Training images/s of budgetnet's loop vs a seed-style loop (per-sample Dataset,
     DataLoader, per-image augmentation, .item() every step): same model, batch and recipe."""
     from budgetnet.training.bench import bench_train
 
-    r = bench_train(spec, images, data_dir)
+    r = bench_train(spec, images, data)
     if as_json:
         print_json(r)
         return
@@ -88,8 +88,8 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
            seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds to train (repeatable)."),
            limit: float = typer.Option(45.0, min=1, help="Training seconds allowed (median seed)."),
            accuracy: float = typer.Option(0.994, min=0, max=1, help="Final-epoch test accuracy to reach (median seed)."),
-           full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (no per-epoch validation)."),
-           data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
+           full_train: bool = typer.Option(False, "--full-train", help="Train on all training images (no per-epoch validation)."),
+           data: Optional[str] = data_option(),
            subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON (keys median_seconds, median_test_acc, reached).")):
     """Time to target: train a spec once per seed and report training seconds and final-epoch
@@ -100,7 +100,7 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
         if not as_json:
             console.print(f"  seed {result.metrics.seed} epoch {stat.epoch:>2} {result.metrics.seconds:6.1f}s")
 
-    r = bench_target(spec, tuple(seeds), limit, accuracy, full_train, data_dir, on_epoch, subset)
+    r = bench_target(spec, tuple(seeds), limit, accuracy, full_train, data, on_epoch, subset)
     if as_json:
         print_json(r)
         return

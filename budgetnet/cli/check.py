@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from budgetnet.compliance.rules import check_many, exit_code, load_rules
-from budgetnet.cli.common import console, print_json
+from budgetnet.cli.common import DATA_HELP, console, data_option, print_json
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow"}
 
@@ -27,8 +27,11 @@ def check(specs: List[str] = typer.Argument(None, help="Spec files, directories,
           forbid_op: List[str] = typer.Option([], "--forbid-op", help="An op that must not be used (repeatable)."),
           max_fc_params: Optional[int] = typer.Option(None, min=0, help="Inclusive: parameters in linear layers <= N."),
           min_rf: Optional[int] = typer.Option(None, min=1, help="Inclusive: receptive field at the classifier >= N."),
+          max_model_bytes: Optional[int] = typer.Option(None, min=1, help="Inclusive: bytes of the weights (int8 unless --dtype fp32; batch norm folded, per-channel scales counted) <= B."),
+          max_peak_activation_bytes: Optional[int] = typer.Option(None, min=1, help="Inclusive: bytes of the activations alive at once at batch 1, the network input counted (int8 unless --dtype fp32) <= B."),
+          dtype: Optional[str] = typer.Option(None, help="int8 (default) or fp32: what the byte limits count."),
           rules: Optional[Path] = typer.Option(None, help="YAML file of rules (same names as these flags, snake_case)."),
-          data_dir: Optional[Path] = typer.Option(None, help="IDX data for --min-accuracy; default: embedded MNIST."),
+          data: Optional[str] = data_option("Data for --min-accuracy; default: the data a checkpoint records (other data is refused by fingerprint), the embedded MNIST for a Python class. " + DATA_HELP.split(": ", 1)[1]),
           input_shape: str = typer.Option("1,28,28", "--input", help="C,H,W of the zero image a Python class is counted on."),
           kwargs: Optional[str] = typer.Option(None, help="JSON object of constructor arguments for a Python class."),
           output: str = typer.Option("text", "--format", help="text, json, junit (JUnit XML) or github (workflow annotations)."),
@@ -61,12 +64,13 @@ def check(specs: List[str] = typer.Argument(None, help="Spec files, directories,
     file_rules = load_rules(rules) if rules else None
     flags = dict(max_params=max_params, max_macs=max_macs, max_epochs=max_epochs, min_accuracy=min_accuracy,
                  require_ops=tuple(require_op), forbid_ops=tuple(forbid_op), max_fc_params=max_fc_params,
-                 min_rf=min_rf)
-    results = check_many(specs, weights=weights, rules=file_rules, data_dir=data_dir, input_shape=shape,
+                 min_rf=min_rf, max_model_bytes=max_model_bytes,
+                 max_peak_activation_bytes=max_peak_activation_bytes, dtype=dtype)
+    results = check_many(specs, weights=weights, rules=file_rules, data=data, input_shape=shape,
                          kwargs=ctor, **flags)
     code = exit_code(results)
     if record is not None:
-        options = {"weights": str(weights) if weights else None, "data_dir": str(data_dir) if data_dir else None,
+        options = {"weights": str(weights) if weights else None, "data": str(data) if data else None,
                    "input_shape": list(shape), "kwargs": ctor, "rules_file": str(rules) if rules else None}
         write_record(record, make_record(results, code, options))
     if output == "junit":

@@ -22,6 +22,18 @@ def fmt_int(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
 
 
+DATA_HELP = ("The data: mnist (the embedded MNIST, the default), a directory of IDX files, a .npz "
+             "(x_train, y_train, x_test, y_test) or an image folder (train/<class>/*.png, test/<class>/...).")
+EVAL_DATA_HELP = ("The data to score on; default: the data the checkpoint records (refused when its "
+                  "fingerprint differs). " + DATA_HELP.split(": ", 1)[1])
+
+
+def data_option(help: str = DATA_HELP):
+    """--data, with --data-dir kept as its old name."""
+    import typer
+    return typer.Option(None, "--data", "--data-dir", help=help)
+
+
 THREADS_HELP = "Torch CPU threads (default: torch's own, usually one per core). One per job when jobs share the cores."
 
 

@@ -23,17 +23,26 @@ def summary(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spe
     if as_json:
         print_json(s.to_dict())
         return
+    m = s.memory
     table = Table(title=f"{s.name}  (input {'x'.join(map(str, s.input))})", title_justify="left")
     for col, just in (("#", "right"), ("op", "left"), ("args", "left"), ("out shape", "left"),
-                      ("params", "right"), ("MACs", "right"), ("RF", "right"), ("jump", "right")):
+                      ("params", "right"), ("MACs", "right"), ("RF", "right"), ("jump", "right"),
+                      ("act in B", "right"), ("act out B", "right"), ("live B", "right"), ("int8 weights B", "right")):
         table.add_column(col, justify=just)
     for r in s.rows:
+        live = f"{r.live:,}" + (" <- peak" if r.index == m.peak_row else "")
         table.add_row(str(r.index), r.op, _args_text(r.args), "x".join(map(str, r.out_shape)),
-                      fmt_int(r.params), fmt_int(r.macs), str(r.rf), str(r.jump))
+                      fmt_int(r.params), fmt_int(r.macs), str(r.rf), str(r.jump), fmt_int(r.act_in),
+                      fmt_int(r.act_out), live, fmt_int(r.int8_weight_bytes))
     table.add_section()
-    table.add_row("", "total", "", "", fmt_int(s.params), fmt_int(s.macs), str(s.rf), "")
+    table.add_row("", "total", "", "", fmt_int(s.params), fmt_int(s.macs), str(s.rf), "", "", "",
+                  fmt_int(m.peak_bytes()), fmt_int(m.int8_weight_bytes))
     console.print(table)
     console.print(f"{s.name}: {s.params:,} parameters, {s.macs:,} MACs per image, receptive field {s.rf}")
+    console.print(f"weights: {m.int8_weight_bytes:,} B int8 (batch norm folded, per-channel scales), "
+                  f"{m.fp32_weight_bytes:,} B fp32; peak activations at batch 1: {m.peak_bytes():,} B int8, "
+                  f"{m.peak_bytes('fp32'):,} B fp32 at layer {m.peak_row} ({s.rows[m.peak_row].op}); "
+                  f"uNAS convention (network input excluded): {m.peak_bytes(exclude_input=True):,} B int8")
 
 
 def zoo(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")):

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from budgetnet.cli.common import THREADS_HELP, console, print_json, set_threads
+from budgetnet.cli.common import THREADS_HELP, console, print_json, set_threads, data_option
 from budgetnet.training.spread import SETTINGS
 
 SettingName = Enum("SettingName", {name: name for name in SETTINGS}, type=str)
@@ -16,8 +16,8 @@ SettingName = Enum("SettingName", {name: name for name in SETTINGS}, type=str)
 def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a search's best.yaml)."),
             out: Path = typer.Option(..., "--out", help="Directory: seedK/ runs and confirm.json."),
             seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds to train (repeatable)."),
-            data_dir: Optional[str] = typer.Option(None, help="IDX data directory; default: embedded MNIST."),
-            full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (the final-model protocol, after selecting on validation)."),
+            data: Optional[str] = data_option(),
+            full_train: bool = typer.Option(False, "--full-train", help="Train on all training images (the final-model protocol, after selecting on validation)."),
             jobs: int = typer.Option(1, min=1, help="Seeds trained at once, each in its own process with one thread (seedK/log.txt); one job per core."),
             threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP)):
     """Train a spec with its recipe once per seed and record each final-epoch test accuracy
@@ -32,7 +32,7 @@ def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a 
     def on_done(run_dir):
         console.print(f"  {run_dir.name} finished")
 
-    r = run_confirm(spec, out, tuple(seeds), data_dir, on_epoch, full_train=full_train, jobs=jobs, on_done=on_done)
+    r = run_confirm(spec, out, tuple(seeds), data, on_epoch, full_train=full_train, jobs=jobs, on_done=on_done)
     accs = ", ".join(f"seed {x['seed']}: {100 * x['test_acc']:.2f}%" for x in r["seeds"])
     console.print(f"{r['name']}: {r['params']:,} params; test {accs}; median {100 * r['median_test_acc']:.2f}%")
 

@@ -1,6 +1,7 @@
 """`budgetnet train` and `budgetnet eval`."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -8,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from budgetnet.cli.common import THREADS_HELP, console, print_json, set_threads
+from budgetnet.cli.common import EVAL_DATA_HELP, THREADS_HELP, console, data_option, print_json, set_threads
 from budgetnet.training.runs import evaluate_checkpoint, train_run
 from budgetnet.spec.schema import load_spec
 
@@ -20,10 +21,10 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
           epochs: Optional[int] = typer.Option(None, min=1, help="Override the recipe's epochs."),
           seed: int = typer.Option(0, help="Seed for weights, batch order and augmentation."),
           subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
-          data_dir: Optional[Path] = typer.Option(None, help="Directory with the four IDX files; default: embedded MNIST."),
+          data: Optional[str] = data_option(),
           backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
           device: str = typer.Option("auto", help="cpu, cuda, cuda:1, ... (auto: cuda when available)."),
-          full_train: bool = typer.Option(False, "--full-train", help="Train on all 60,000 images (no validation split) for a final model."),
+          full_train: bool = typer.Option(False, "--full-train", help="Train on all training images (no validation split) for a final model."),
           resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
           checkpoint_minutes: float = typer.Option(10.0, min=0.1, help="Also checkpoint within an epoch this often (long epochs)."),
           threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP)):
@@ -49,7 +50,7 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
             console.print(f"epoch {stat.epoch:>3}  loss {stat.train_loss:.4f}  {val}  {stat.seconds:.1f}s")
 
         try:
-            m = train_run(s, out, epochs=epochs, seed=seed, subset=subset, data_dir=data_dir, backend=backend,
+            m = train_run(s, out, epochs=epochs, seed=seed, subset=subset, data=data, backend=backend,
                           device=device, full_train=full_train, resume=resume, on_batch=on_batch, on_epoch=on_epoch,
                           checkpoint_minutes=checkpoint_minutes)
         except KeyboardInterrupt:
@@ -62,13 +63,15 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
 
 
 def evaluate(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt written by budgetnet train."),
-             data_dir: Optional[Path] = typer.Option(None, help="Directory with the four IDX files; default: embedded MNIST."),
+             data: Optional[str] = data_option(EVAL_DATA_HELP),
              plot: Optional[Path] = typer.Option(None, help="Write the confusion matrix as a PNG here (nothing is written without it)."),
              backend: Optional[str] = typer.Option(None, help=BACKEND_HELP),
              as_json: bool = typer.Option(False, "--json", help="Print JSON (test_acc, f1_macro, per-class precision/recall/f1, confusion).")):
     """Test accuracy, macro F1, per-class precision and recall, and the confusion matrix of a
     checkpoint. Read-only: a PNG is written only where --plot asks."""
-    r = evaluate_checkpoint(checkpoint, data_dir, plot=plot, backend=backend)
+    r = evaluate_checkpoint(checkpoint, data, plot=plot, backend=backend)
+    for note in r.notes:
+        print(f"note: {note}", file=sys.stderr)
     if as_json:
         print_json(r.to_dict())
         return

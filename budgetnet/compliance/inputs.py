@@ -48,6 +48,10 @@ class Facts:
     files: list[str] = field(default_factory=list)   # every file the verdict depends on
     spec: object | None = None                       # the Spec, when there is one
     model: torch.nn.Module | None = None             # the built class, when there is one
+    input_shape: tuple[int, ...] | None = None       # (C, H, W) a class was counted on
+    model_bytes: dict | None = None                  # {"int8": B, "fp32": B} of the weights
+    peak_bytes: dict | None = None                   # {"int8": B, "fp32": B} of live activations
+    peak_at: str | None = None                       # the layer that sets the peak
 
 
 def sha256(path: str | Path) -> str:
@@ -75,8 +79,12 @@ def spec_facts(spec) -> Facts:
 
     zoo = spec.origin.startswith("zoo:")
     files = [str(zoo_path(spec.origin[4:]))] if zoo else [spec.origin] if Path(spec.origin).is_file() else []
+    m = s.memory
     return Facts("spec", spec.name, s.params, s.macs, s.rf, sum(r.params for r in s.rows if r.op == "linear"),
-                 Counter(r.op for r in s.rows), spec.train.epochs, files=files, spec=spec)
+                 Counter(r.op for r in s.rows), spec.train.epochs, files=files, spec=spec,
+                 model_bytes={"int8": m.int8_weight_bytes, "fp32": m.fp32_weight_bytes},
+                 peak_bytes={"int8": m.peak_bytes("int8"), "fp32": m.peak_bytes("fp32")},
+                 peak_at=f"layers[{m.peak_row}] ({s.rows[m.peak_row].op})")
 
 
 def load_class(ref: str, kwargs: dict | None = None) -> torch.nn.Module:
@@ -118,7 +126,9 @@ def class_facts(ref: str, input_shape: tuple[int, ...], kwargs: dict | None = No
         raise InputError(f"{ref}: forward pass on an input of shape {list(input_shape)} failed (set --input C,H,W): "
                          f"{type(e).__name__}: {short_repr(str(e))}") from None
     return Facts("class", ref.rpartition(":")[2], c.params, c.macs, c.rf, c.fc_params, None, None,
-                 files=[ref.rpartition(":")[0]], model=model)
+                 files=[ref.rpartition(":")[0]], model=model, input_shape=tuple(input_shape),
+                 model_bytes={"int8": c.int8_weight_bytes, "fp32": 4 * c.params},
+                 peak_bytes={"int8": c.peak_elements, "fp32": 4 * c.peak_elements}, peak_at=c.peak_layer)
 
 
 def read_tensors(path: str | Path) -> tuple[str, dict[str, torch.Tensor], dict | None]:

@@ -10,7 +10,10 @@ convention as the spec accounting (budgetnet.ops), so the two agree on every zoo
 - receptive field: where every leaf layer that ran is a conv, pool, global pool or a layer that
   keeps positions (norms, activations, dropout), the classic `rf += (k-1)*dilation*jump;
   jump *= stride`, with a global pool or a linear layer over a flattened map seeing the whole
-  input; anything else makes it `None` (n/a).
+  input; anything else makes it `None` (n/a);
+- memory (budgetnet.model.memory's conventions, for a model that runs its leaf layers one after
+  another): the peak of live activation elements over the leaf layers in the order they ran
+  (element-wise layers in place), and int8 weight bytes (batch norm after a conv or linear folded).
 """
 from __future__ import annotations
 
@@ -37,6 +40,9 @@ class ModuleCount:
     macs: int
     fc_params: int       # parameters of linear layers
     rf: int | None       # None: not a plain conv/pool stack
+    peak_elements: int = 0        # live activations at the peak, network input counted
+    peak_layer: str = ""          # the leaf layer that sets it
+    int8_weight_bytes: int = 0
 
 
 def _pair(v) -> tuple[int, int]:
@@ -84,8 +90,51 @@ def count_module(model: nn.Module, input_shape: tuple[int, ...]) -> ModuleCount:
         model.train(was_training)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     fc = sum(_own_params(m) for m in model.modules() if isinstance(m, LINEAR))
+    peak, peak_layer = _peak(order)
     return ModuleCount(trainable, sum(b.numel() for b in model.buffers()), macs, fc,
-                       _receptive_field(order, max(input_shape[1:]) if len(input_shape) > 1 else None))
+                       _receptive_field(order, max(input_shape[1:]) if len(input_shape) > 1 else None),
+                       peak, peak_layer, _int8_bytes(order))
+
+
+IN_PLACE = (nn.ReLU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.BatchNorm2d, nn.BatchNorm1d, nn.Dropout, nn.Dropout2d,
+            nn.Identity, nn.Flatten, blocks.Flatten, layers.BatchNorm2d, layers.ReLU, layers.GELU, layers.SiLU,
+            layers.Tanh, layers.Dropout)
+NORMS = (nn.BatchNorm2d, nn.BatchNorm1d, layers.BatchNorm2d)
+
+
+def _numel(shape: tuple) -> int:
+    n = 1
+    for s in shape[1:]:  # batch 1
+        n *= s
+    return n
+
+
+def _peak(order) -> tuple[int, str]:
+    """The most activation elements alive at once over the leaf layers as they ran: a layer holds
+    its input and its output, an element-wise one its input only."""
+    best, where = 0, ""
+    for i, (m, in_shape, out_shape) in enumerate(order):
+        live = _numel(in_shape) + (0 if isinstance(m, IN_PLACE) else _numel(out_shape))
+        if live > best:
+            best, where = live, f"{i}:{type(m).__name__}"
+    return best, where
+
+
+def _int8_bytes(order) -> int:
+    """int8 weights (budgetnet.model.memory's conventions) of the leaf layers as they ran."""
+    total = 0
+    for i, (m, _, _) in enumerate(order):
+        prev = order[i - 1][0] if i else None
+        nxt = order[i + 1][0] if i + 1 < len(order) else None
+        if isinstance(m, (*CONV, *LINEAR)):
+            bias = getattr(m, "bias", None) is not None or isinstance(nxt, NORMS)
+            out = m.weight.shape[0]
+            total += m.weight.numel() + out * (4 + 1 + (4 if bias else 0))
+        elif isinstance(m, NORMS) and isinstance(prev, (*CONV, *LINEAR)):
+            continue  # folded into the conv before it
+        else:
+            total += 4 * _own_params(m)
+    return total
 
 
 def _receptive_field(order, extent: int | None) -> int | None:

@@ -137,7 +137,7 @@ def verify_record(path: str | Path) -> tuple[int, list[str]]:
             continue
         limits = {k: v["value"] for k, v in item["rules"].items()}
         try:
-            now = check(item.get("input", source), weights=options.get("weights"), rules=Rules(), data_dir=options.get("data_dir"),
+            now = check(item.get("input", source), weights=options.get("weights"), rules=Rules(), data=options.get("data", options.get("data_dir")),
                         input_shape=tuple(options.get("input_shape") or (1, 28, 28)), kwargs=options.get("kwargs"),
                         **limits)
         except BudgetnetError as e:

@@ -16,7 +16,7 @@ from typing import Optional
 
 from pydantic import Field, PositiveInt, StrictStr, ValidationError
 
-from budgetnet.errors import BudgetnetError, CheckpointError, RulesError, SpecError, pydantic_issues
+from budgetnet.errors import BudgetnetError, CheckpointError, DataError, RulesError, SpecError, pydantic_issues
 from budgetnet.compliance.inputs import Facts
 from budgetnet.spec.ops import OPS
 from budgetnet.spec.schema import Budget, load_spec, parse_yaml
@@ -151,12 +151,24 @@ def _unknown(rule: str, comparison: str, limit, kind: str, unit: str = "") -> Ve
     return Verdict(rule, comparison, limit, None, "skipped", f"{rule} not verified: unknown for a {kind} input", unit)
 
 
-def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, data_dir: str | None = None) -> list[Verdict]:
+def _peak(f: Facts, rules: Rules) -> Verdict | None:
+    """Peak activation memory against its limit, naming the layer that sets the peak."""
+    v = _upper("max_peak_activation_bytes", f.peak_bytes and f.peak_bytes[rules.dtype],
+               rules.max_peak_activation_bytes, f"{rules.dtype} activation bytes", f.kind)
+    if v is None or v.actual is None:
+        return v
+    return Verdict(v.rule, v.comparison, v.limit, v.actual, v.status, f"{v.message} (peak at {f.peak_at})", v.unit)
+
+
+def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, data: str | None = None) -> list[Verdict]:
     out = [
         _upper("max_params", f.params, rules.max_params, "params", f.kind),
         _upper("max_macs", f.macs, rules.max_macs, "MACs", f.kind),
         _upper("max_epochs", f.epochs, rules.max_epochs, "epochs", f.kind),
         _upper("max_fc_params", f.fc_params, rules.max_fc_params, "FC params", f.kind),
+        _upper("max_model_bytes", f.model_bytes and f.model_bytes[rules.dtype], rules.max_model_bytes,
+               f"{rules.dtype} weight bytes", f.kind),
+        _peak(f, rules),
     ]
     op_rules = ([(f"require {op}", ">=", 1, op) for op in rules.require_ops] +
                 [(f"forbid {op}", "<=", 0, op) for op in rules.forbid_ops])
@@ -177,11 +189,11 @@ def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, da
             out.append(Verdict("min_rf", ">=", rules.min_rf, f.rf, "pass" if ok else "fail",
                                f"receptive field {f.rf} {'>=' if ok else '<'} {rules.min_rf}", "pixels"))
     if rules.min_accuracy is not None:
-        out.append(_accuracy(f, rules.min_accuracy, weights, data_dir))
+        out.append(_accuracy(f, rules.min_accuracy, weights, data))
     return [v for v in out if v is not None]
 
 
-def _accuracy(f: Facts, minimum: float, weights, data_dir) -> Verdict:
+def _accuracy(f: Facts, minimum: float, weights, data) -> Verdict:
     if weights is None and f.kind == "checkpoint":
         weights = f.files[0]  # a checkpoint is its own weights
     if weights is None:
@@ -189,32 +201,40 @@ def _accuracy(f: Facts, minimum: float, weights, data_dir) -> Verdict:
                        "accuracy")
     if f.kind in ("spec", "checkpoint"):
         from budgetnet.training.runs import evaluate_checkpoint  # only now: evaluation needs the data
-        acc = evaluate_checkpoint(weights, data_dir, expected=f.spec).test_acc
+        report = evaluate_checkpoint(weights, data, expected=f.spec)
+        acc, on, notes = report.test_acc, report.data["name"], report.notes
     elif f.kind == "class":
-        acc = _class_accuracy(f.model, weights, data_dir)
+        acc, on = _class_accuracy(f, weights, data)
+        notes = ()
     else:
         return Verdict("min_accuracy", ">=", minimum, None, "skipped",
                        f"not verified: a {f.kind} file has no architecture", "accuracy")
     ok = acc >= minimum
+    note = f" ({notes[0]})" if notes else ""
     return Verdict("min_accuracy", ">=", minimum, round(acc, 6), "pass" if ok else "fail",
-                   f"test accuracy {100 * acc:.2f}% {'>=' if ok else '<'} {100 * minimum:.2f}%", "accuracy")
+                   f"test accuracy {100 * acc:.2f}% {'>=' if ok else '<'} {100 * minimum:.2f}% on {on}{note}", "accuracy")
 
 
-def _class_accuracy(model, weights, data_dir) -> float:
-    """Load `weights` (checkpoint, state_dict or safetensors) into the class and score the test set,
-    normalized as budgetnet trains (the training split's mean and std)."""
+def _class_accuracy(f: Facts, weights, data) -> tuple[float, str]:
+    """Load `weights` (checkpoint, state_dict or safetensors) into the class and score the test set
+    of `data` (default: the embedded MNIST), normalized as budgetnet trains (the training split's
+    mean and std); a class counted on another input shape than the data's is refused."""
     from budgetnet.data.datasets import load_dataset
     from budgetnet.compliance.inputs import read_tensors
     from budgetnet.training.loop import accuracy
 
+    model = f.model
     _, tensors, _ = read_tensors(weights)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as e:
         raise CheckpointError(f"{weights}: weights do not match the class: {str(e).splitlines()[0][:160]}") from None
-    data = load_dataset(data_dir)
+    dataset = load_dataset(data)
+    if list(f.input_shape) != dataset.shape:
+        raise DataError(f"{f.files[0]}: the class is checked on input {list(f.input_shape)} (--input) but "
+                        f"{dataset.name} has images {dataset.shape}")
     with torch.no_grad():
-        return accuracy(model, data.test, data.mean, data.std)
+        return accuracy(model, dataset.test, dataset.mean, dataset.std), dataset.name
 
 
 def effective_rules(facts: Facts, rules: Rules | None, flags: Rules) -> tuple[Rules, dict[str, str]]:
@@ -222,7 +242,7 @@ def effective_rules(facts: Facts, rules: Rules | None, flags: Rules) -> tuple[Ru
     increasing priority; also say where each rule came from."""
     layers = []
     if facts.spec is not None:
-        layers.append((rules_from(facts.spec.budget.model_dump(exclude_none=True), f"{facts.spec.origin}:budget"),
+        layers.append((rules_from(facts.spec.budget.model_dump(exclude_defaults=True), f"{facts.spec.origin}:budget"),
                        "spec budget"))
     layers += [(rules or Rules(), "rules file"), (flags, "flags")]
     merged, origin = Rules(), {}
@@ -233,7 +253,7 @@ def effective_rules(facts: Facts, rules: Rules | None, flags: Rules) -> tuple[Ru
 
 
 def check(x, *, weights: str | Path | None = None, rules: Rules | str | Path | None = None,
-          data_dir: str | None = None, input_shape: tuple[int, ...] = (1, 28, 28), kwargs: dict | None = None,
+          data: str | None = None, input_shape: tuple[int, ...] = (1, 28, 28), kwargs: dict | None = None,
           **limits) -> FileResult:
     """Check one input: a spec (zoo name, path, mapping or Spec), `file.py:Class`, or a weights
     file (.pt / .pth / .safetensors). Keyword limits (max_params=..., ...) override a rules file,
@@ -251,7 +271,7 @@ def check(x, *, weights: str | Path | None = None, rules: Rules | str | Path | N
     flags = rules_from({k: v for k, v in limits.items() if v not in (None, ())}, "arguments")
     effective, origin = effective_rules(facts, rules, flags)
     source = facts.spec.origin if facts.kind == "spec" else str(x)
-    result = FileResult(source, facts.name, evaluate_facts(facts, effective, weights, data_dir))
+    result = FileResult(source, facts.name, evaluate_facts(facts, effective, weights, data))
     result.input, result.kind, result.rules, result.rule_origin = str(x), facts.kind, effective, origin
     result.files = facts.files + ([str(weights)] if weights is not None else [])
     return result

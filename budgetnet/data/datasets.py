@@ -1,79 +1,32 @@
-"""MNIST-format data: a small IDX reader with checksums, the embedded copy, and fixed splits.
+"""Data as training sees it: fixed train / validation / test splits as float tensors, and the
+facts a run records about its data (shape, classes, per-channel statistics, fingerprint).
 
-The four IDX files of MNIST ship inside the package (`budgetnet/data/mnist`, CC BY-SA 3.0,
-see its README). Any directory holding the same four file names (raw or .gz) works through
-`data_dir`, so other IDX datasets (Fashion-MNIST, KMNIST, ...) can be used as they are.
+Validation is a fixed, stratified 1/12 of the training file (at least one image of every class,
+and at least one left to train on), drawn with seed 0. The embedded MNIST (and any copy of it)
+keeps the split every committed figure was measured on: 5,000 images by a fixed permutation,
+55,000 to train. `full_train` trains on every training image (the final-model protocol).
 """
 from __future__ import annotations
 
-import gzip
-import hashlib
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from budgetnet.data.sources import EMBEDDED_NAME, MNIST, Arrays, resolve  # noqa: F401 (re-exported)
 from budgetnet.errors import DataError
 
-EMBEDDED = Path(__file__).parent / "mnist"
-EMBEDDED_NAME = "the embedded MNIST"
-FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-VAL_SIZE = 5_000
-SPLIT_SEED = 0  # the validation split is fixed forever: results stay comparable
-_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def _checksums(directory: Path) -> dict[str, str]:
-    sums = directory / "SHA256SUMS.idx"
-    if not sums.is_file():
-        return {}
-    pairs = (line.split() for line in sums.read_text().splitlines() if line.strip())
-    return {name: digest for digest, name in pairs}
-
-
-def read_idx(path: Path, expected_sha256: str | None = None) -> np.ndarray:
-    """Read one IDX file (optionally gzipped); a bad file raises DataError naming it."""
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise DataError(f"{path}: cannot read ({e}); truncated or not gzip?") from None
-    if expected_sha256 and hashlib.sha256(raw).hexdigest() != expected_sha256:
-        raise DataError(f"{path}: SHA-256 does not match SHA256SUMS.idx; the file is corrupt")
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise DataError(f"{path}: not an IDX file (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header")
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    dtype = np.dtype(_DTYPES[raw[2]])
-    need = int(np.prod(dims)) * dtype.itemsize
-    if len(raw) - header != need:
-        raise DataError(f"{path}: expected {need} data bytes for shape {dims}, found {len(raw) - header}; truncated?")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
-
-
-def _find(directory: Path, name: str) -> Path:
-    for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    raise DataError(f"{directory / name}: file not found (also looked for .gz)")
+# the embedded MNIST's fingerprint (tests/test_data.py recomputes it): its copies keep its split
+MNIST_FINGERPRINT = "0fbefbeb65b22dc1cb564d112e08a08d10a8961f0e31f10fa6e647898e9c373e"
+MNIST_VAL_SIZE = 5_000
+VAL_SHARE = 1 / 12     # MNIST's 5,000 of 60,000
+SPLIT_SEED = 0         # the validation split is fixed forever: results stay comparable
 
 
 @dataclass(frozen=True)
 class Split:
-    x: torch.Tensor  # (N, C, H, W) float32 in [0, 1]
+    x: torch.Tensor  # (N, C, H, W) float32: uint8 images / 255, float images as they are
     y: torch.Tensor  # (N,) int64
 
     def __len__(self) -> int:
@@ -84,18 +37,61 @@ class Split:
 
 
 @dataclass(frozen=True)
+class DataFacts:
+    """What a run records about its data; `fingerprint` is what eval and check compare."""
+    name: str                          # for messages: "the embedded MNIST", "the data in PATH"
+    ref: str                           # what --data named: "mnist" or an absolute path
+    kind: str                          # mnist | idx | npz | folder
+    shape: tuple[int, int, int]        # (C, H, W)
+    classes: int
+    class_names: tuple[str, ...] | None
+    mean: tuple[float, ...]            # per channel, over the run's training images
+    std: tuple[float, ...]
+    train_images: int                  # in the training file (before the validation split)
+    test_images: int
+    fingerprint: str
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return d | {k: list(d[k]) for k in ("shape", "mean", "std")} | \
+            {"class_names": list(self.class_names) if self.class_names else None}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataFacts":
+        return cls(**{**d, "shape": tuple(d["shape"]), "mean": tuple(d["mean"]), "std": tuple(d["std"]),
+                      "class_names": tuple(d["class_names"]) if d.get("class_names") else None})
+
+    @property
+    def is_mnist(self) -> bool:
+        return self.fingerprint == MNIST_FINGERPRINT
+
+
+@dataclass(frozen=True)
 class Dataset:
     train: Split
     val: Split | None
     test: Split
-    mean: float
-    std: float
-    classes: int
-    name: str = EMBEDDED_NAME  # where the data came from, for messages
+    facts: DataFacts
+
+    @property
+    def mean(self) -> tuple[float, ...]:
+        return self.facts.mean
+
+    @property
+    def std(self) -> tuple[float, ...]:
+        return self.facts.std
+
+    @property
+    def classes(self) -> int:
+        return self.facts.classes
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
 
     @property
     def shape(self) -> list[int]:
-        return list(self.test.x.shape[1:])
+        return list(self.facts.shape)
 
     def refuse_mismatch(self, source: str, input_shape, classes: int) -> None:
         """One line naming both sides when a spec's input or class count does not fit this data,
@@ -109,41 +105,69 @@ class Dataset:
             raise DataError(f"{source}: the spec does not fit {self.name}: " + "; ".join(wrong))
 
 
-@lru_cache(maxsize=4)
-def _load_arrays(directory: str) -> dict[str, np.ndarray]:
-    d = Path(directory)
-    if not d.is_dir():
-        raise DataError(f"{d}: data directory not found")
-    sums = _checksums(d)
-    return {key: read_idx(_find(d, name), sums.get(name)) for key, name in FILES.items()}
+def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """(x - mean) / std per channel. One channel (or a run recorded before per-channel
+    statistics) divides by plain floats, exactly as every committed MNIST run did."""
+    if isinstance(mean, (int, float)):
+        return (x - mean) / std
+    if len(mean) == 1:
+        return (x - mean[0]) / std[0]
+    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - m) / s
 
 
-def load_dataset(data_dir: str | Path | None = None, full_train: bool = False, subset: int | None = None) -> Dataset:
-    """Train / validation / test splits as float tensors in [0, 1].
+def validation_indices(y: np.ndarray, mnist_split: bool) -> np.ndarray:
+    """Sorted indices of the fixed validation split of a training file with labels y."""
+    gen = torch.Generator().manual_seed(SPLIT_SEED)
+    if mnist_split:
+        return np.sort(torch.randperm(len(y), generator=gen).numpy()[:MNIST_VAL_SIZE])
+    picked = []
+    for c in range(int(y.max()) + 1):
+        members = np.flatnonzero(y == c)
+        if len(members) < 2:
+            raise DataError(f"class {c} has {len(members)} training image(s); a validation split needs at "
+                            "least 2 per class (one to validate, one to train), or use --full-train")
+        take = min(len(members) - 1, max(1, round(len(members) * VAL_SHARE)))
+        picked.append(members[torch.randperm(len(members), generator=gen).numpy()[:take]])
+    return np.sort(np.concatenate(picked))
 
-    The validation split is 5,000 training images chosen by a fixed permutation (seed 0);
-    `full_train=True` trains on all 60,000 and has no validation split (for a final model).
-    `subset=N` keeps the first N training images (smoke tests). The test set is untouched.
-    """
-    arrays = _load_arrays(str(Path(data_dir or EMBEDDED).resolve()))
-    images, labels = arrays["train_images"], arrays["train_labels"]
-    if len(images) != len(labels) or len(arrays["test_images"]) != len(arrays["test_labels"]):
-        raise DataError(f"{data_dir or EMBEDDED}: image and label counts differ")
 
-    def as_split(x: np.ndarray, y: np.ndarray) -> Split:
-        t = torch.from_numpy(x.astype(np.float32) / 255.0)
-        t = t.unsqueeze(1) if t.dim() == 3 else t.permute(0, 3, 1, 2)  # (N, C, H, W)
-        return Split(t.contiguous(), torch.from_numpy(y.astype(np.int64)))
+def _split(x: np.ndarray, y: np.ndarray) -> Split:
+    # numpy's float32 division, as every committed run computed it (bit for bit)
+    t = torch.from_numpy(x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32))
+    return Split(t.contiguous(), torch.from_numpy(y))
 
-    perm = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SPLIT_SEED)).numpy()
+
+def _stats(x: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if x.shape[1] == 1:  # the whole tensor, as every single-channel run before computed it
+        return (float(x.mean()),), (float(x.std()),)
+    return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).tolist())
+
+
+def load_dataset(data: str | Path | None = None, full_train: bool = False, subset: int | None = None) -> Dataset:
+    """The splits of the data `data` names (None or "mnist": the embedded MNIST; see
+    budgetnet.data.sources). `full_train` trains on every training image and has no validation
+    split; `subset=N` keeps the first N training images (smoke tests). The test set is untouched."""
+    a: Arrays = resolve(data)
     if full_train:
-        train, val = as_split(images, labels), None
+        train, val = _split(a.x_train, a.y_train), None
     else:
-        val_idx, train_idx = np.sort(perm[:VAL_SIZE]), np.sort(perm[VAL_SIZE:])
-        train, val = as_split(images[train_idx], labels[train_idx]), as_split(images[val_idx], labels[val_idx])
+        val_idx = validation_indices(a.y_train, a.fingerprint == MNIST_FINGERPRINT)
+        keep = np.ones(len(a.y_train), dtype=bool)
+        keep[val_idx] = False
+        train_idx = np.flatnonzero(keep)
+        train, val = _split(a.x_train[train_idx], a.y_train[train_idx]), _split(a.x_train[val_idx], a.y_train[val_idx])
     if subset:
         train = Split(train.x[:subset], train.y[:subset])
-    test = as_split(arrays["test_images"], arrays["test_labels"])
-    classes = int(max(labels.max(), arrays["test_labels"].max())) + 1
-    name = f"the data in {data_dir}" if data_dir else EMBEDDED_NAME
-    return Dataset(train, val, test, float(train.x.mean()), float(train.x.std()), classes, name)
+    test = _split(a.x_test, a.y_test)
+    mean, std = _stats(train.x)
+    facts = DataFacts(a.name, a.ref, a.kind, tuple(a.x_train.shape[1:]), a.classes, a.class_names, mean, std,
+                      len(a.y_train), len(a.y_test), a.fingerprint)
+    return Dataset(train, val, test, facts)
+
+
+def describe(data: str | Path | None = None) -> DataFacts:
+    """The facts of the data `data` names, statistics over the whole training file."""
+    return load_dataset(data, full_train=True).facts
+

@@ -10,6 +10,7 @@ from torch import nn
 from budgetnet.model.backends import BACKENDS
 from budgetnet.errors import Issue, SpecError
 from budgetnet.model.init import initialize
+from budgetnet.model.memory import Memory, memory
 from budgetnet.spec.shapes import infer
 from budgetnet.spec.schema import Spec, load_spec
 
@@ -24,6 +25,10 @@ class Row:
     macs: int
     rf: int
     jump: int
+    act_in: int = 0      # activation elements in and out at batch 1 (= int8 bytes; x4 for fp32)
+    act_out: int = 0
+    live: int = 0        # elements held while the row runs (budgetnet.model.memory)
+    int8_weight_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -34,25 +39,30 @@ class Summary:
     params: int
     macs: int
     rf: int
+    memory: Memory | None = None
 
     def to_dict(self) -> dict:
         return {
             "name": self.name, "input": list(self.input), "params": self.params, "macs": self.macs,
-            "rf": self.rf,
+            "rf": self.rf, **(self.memory.to_dict() if self.memory else {}),
             "layers": [{"index": r.index, "op": r.op, "args": r.args, "out_shape": list(r.out_shape),
-                        "params": r.params, "macs": r.macs, "rf": r.rf, "jump": r.jump} for r in self.rows],
+                        "params": r.params, "macs": r.macs, "rf": r.rf, "jump": r.jump,
+                        "act_in_elements": r.act_in, "act_out_elements": r.act_out, "live_elements": r.live,
+                        "int8_weight_bytes": r.int8_weight_bytes} for r in self.rows],
         }
 
 
 def summarize(x: Union[str, Mapping, Spec]) -> Summary:
     spec = load_spec(x)
+    mem = memory(spec)
     rows = tuple(
         Row(i, layer.op, layer.args.model_dump(exclude_defaults=True), info.out.shape, info.params,
-            info.macs, info.out.rf, info.out.jump)
-        for i, (layer, info) in enumerate(infer(spec))
+            info.macs, info.out.rf, info.out.jump, m.in_elements, m.out_elements, m.live_elements,
+            m.int8_weight_bytes)
+        for i, ((layer, info), m) in enumerate(zip(infer(spec), mem.rows))
     )
     return Summary(spec.name, spec.input, rows, sum(r.params for r in rows), sum(r.macs for r in rows),
-                   rows[-1].rf)
+                   rows[-1].rf, mem)
 
 
 def count_params(x: Union[str, Mapping, Spec]) -> int:

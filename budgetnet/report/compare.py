@@ -8,6 +8,7 @@ as such, with the command that continues it."""
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 from pathlib import Path
 
@@ -15,10 +16,11 @@ from budgetnet import atomic
 from budgetnet.report import plots
 from budgetnet.training.checkpoint import read_checkpoint
 from budgetnet.model.compile import summarize
+from budgetnet.data.datasets import EMBEDDED_NAME
 from budgetnet.errors import BudgetnetError
 from budgetnet.spec.schema import load_spec
 
-FIELDS = ("name", "source", "params", "macs", "backend", "status", "val_acc", "test_acc", "f1_macro", "train_seconds",
+FIELDS = ("name", "source", "data", "params", "macs", "backend", "status", "val_acc", "test_acc", "f1_macro", "train_seconds",
           "images_per_s", "device", "threads", "seeds", "epochs", "train_images", "claim", "path", "command")
 
 
@@ -80,7 +82,8 @@ def _seed_entry(run: Path) -> dict:
         f1 = evaluate_checkpoint(run / "checkpoint.pt").scores.f1_macro
     return {"seed": m["seed"], "val_acc": m.get("val_acc"), "test_acc": m["test_acc"], "f1_macro": f1, "seconds": round(m["seconds"], 1),
             "images_per_s": m.get("images_per_s"), "device": m.get("device"), "threads": m.get("threads"),
-            "epochs": m["epochs"], "train_images": m["train_images"], "backend": m.get("backend")}
+            "epochs": m["epochs"], "train_images": m["train_images"], "backend": m.get("backend"),
+            "data": (m.get("data") or {}).get("name", EMBEDDED_NAME)}  # a run before data facts: MNIST
 
 
 def _row(spec, folder: Path, seeds: list[dict], status: str = "finished", command: str | None = None) -> dict:
@@ -91,7 +94,7 @@ def _row(spec, folder: Path, seeds: list[dict], status: str = "finished", comman
         return statistics.median(values) if values else None
 
     first = seeds[0] if seeds else {}
-    return {"name": spec.name, "source": spec.source, "params": s.params, "macs": s.macs,
+    return {"name": spec.name, "source": spec.source, "data": first.get("data"), "params": s.params, "macs": s.macs,
             "backend": first.get("backend") or spec.backend, "status": status, "val_acc": median("val_acc"),
             "test_acc": median("test_acc"),
             "f1_macro": median("f1_macro"), "train_seconds": median("seconds"), "images_per_s": median("images_per_s"),
@@ -138,7 +141,12 @@ def _progress(run: Path):
 
 
 def _full_train_flag(done: dict) -> str:
-    return " --full-train" if done.get("train_images") == 60_000 else ""  # all of MNIST's training file
+    """The flags that continue a run as it was started: its data (when not the embedded MNIST) and
+    --full-train when it trains on every image of the training file. A run from before runs
+    recorded their data trained on MNIST, whose training file has 60,000 images."""
+    data = done.get("data") or {"ref": "mnist", "train_images": 60_000}
+    flags = f" --data {shlex.quote(data['ref'])}" if data["ref"] != "mnist" else ""
+    return flags + (" --full-train" if done.get("train_images") == data["train_images"] else "")
 
 
 def _with_progress(row: dict, done: dict) -> dict:
@@ -151,9 +159,10 @@ def markdown(rows: list[dict]) -> str:
     def pct(v):
         return f"{100 * v:.2f}" if v is not None else "-"
 
-    lines = ["| model | source | params | MACs | backend | val % (median) | test accuracy % (median) | per seed | "
-             "macro F1 | train s | img/s | device x threads | status |",
-             "|---|---|---:|---:|---|---:|---:|---|---:|---:|---:|---|---|"]
+    other_data = any(r.get("data") not in (None, EMBEDDED_NAME) for r in rows)  # a data column when it says something
+    lines = ["| model | source |" + (" data |" if other_data else "") + " params | MACs | backend | val % (median) | "
+             "test accuracy % (median) | per seed | macro F1 | train s | img/s | device x threads | status |",
+             "|---|---|" + ("---|" if other_data else "") + "---:|---:|---|---:|---:|---|---:|---:|---:|---|---|"]
     for r in rows:
         per_seed = ", ".join(pct(e["test_acc"]) for e in r["seeds"]) or "-"
         f1 = f"{r['f1_macro']:.4f}" if r["f1_macro"] is not None else "-"
@@ -161,7 +170,8 @@ def markdown(rows: list[dict]) -> str:
         ips = f"{r['images_per_s']:,.0f}" if r["images_per_s"] is not None else "-"
         status = r["status"] if not r.get("command") else f"{r['status']} (`{r['command']}`)"
         where = f"{r['device']} x {r['threads']}" if r["device"] else "-"
-        lines.append(f"| {r['name']} | {r['source']} | {r['params']:,} | {r['macs']:,} | {r['backend']} | "
+        data = f" {r.get('data') or '-'} |" if other_data else ""
+        lines.append(f"| {r['name']} | {r['source']} |{data} {r['params']:,} | {r['macs']:,} | {r['backend']} | "
                      f"{pct(r.get('val_acc'))} | {pct(r['test_acc'])} | {per_seed} | {f1} | {secs} | {ips} | {where} | "
                      f"{status} |")
     return "\n".join(lines)

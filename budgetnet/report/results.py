@@ -13,6 +13,8 @@ from budgetnet import atomic
 from budgetnet.report import plots
 from budgetnet.training import spread
 from budgetnet.model.compile import summarize
+from budgetnet.data.datasets import EMBEDDED_NAME, MNIST_FINGERPRINT, describe
+from budgetnet.errors import BudgetnetError, DataError
 from budgetnet.training.runs import train_process, train_run
 from budgetnet.spec.schema import load_spec
 
@@ -25,68 +27,78 @@ CI_SETTING = "portable"
 BUDGETS = (8000, 7000, 6000, 5000, 4000, 3000)  # "fewer than N parameters"
 
 
-def confirm(spec, out: str | Path, seeds=(0, 1, 2), data_dir: str | None = None, on_epoch=None,
+def confirm(spec, out: str | Path, seeds=(0, 1, 2), data: str | None = None, on_epoch=None,
             subset: int | None = None, full_train: bool = False, jobs: int = 1, on_done=None) -> dict:
     """Train `spec` once per seed with its own recipe (resumable: finished seeds are kept) and
     write OUT/confirm.json with the final-epoch validation and test accuracy of every seed
-    finished in OUT (these and any run earlier). `full_train`: train on all 60,000 images, the
+    finished in OUT (these and any run earlier). `full_train`: train on all training images, the
     final-model protocol once the spec and recipe were selected on the validation split."""
-    out, spec = Path(out), load_spec(spec)
+    facts = describe(data)
+    out, spec = Path(out), load_spec(spec).fitted(facts.shape)
     if jobs > 1:  # one process a seed, one thread each (seedK/log.txt)
         out.mkdir(parents=True, exist_ok=True)
         atomic.write_text(out / "spec.yaml", spec.to_yaml())
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for run_dir in pool.map(lambda seed: train_process(out / "spec.yaml", out / f"seed{seed}", seed,
-                                                               full_train=full_train, subset=subset, data_dir=data_dir,
+                                                               full_train=full_train, subset=subset, data=data,
                                                                label=f" of seed {seed}"), seeds):
                 if on_done:
                     on_done(run_dir)
     for seed in seeds:
         run_dir = out / f"seed{seed}"
         if not (run_dir / "metrics.json").is_file():
-            train_run(spec, run_dir, seed=seed, data_dir=data_dir, resume=(run_dir / "checkpoint.pt").is_file(),
+            train_run(spec, run_dir, seed=seed, data=data, resume=(run_dir / "checkpoint.pt").is_file(),
                       on_epoch=on_epoch, subset=subset, full_train=full_train)
     # every finished seed in OUT, so seeds run as separate (parallel) commands add up
     s = summarize(spec)
-    runs = []
+    runs, recorded = [], None
     for run_dir in sorted(out.glob("seed*/"), key=lambda d: d.name):
         if not (run_dir / "metrics.json").is_file() or not run_dir.name[4:].isdigit():
             continue
         m = json.loads((run_dir / "metrics.json").read_text())
         if (m["name"], m["params"]) != (spec.name, s.params):
-            raise ValueError(f"{run_dir}: a run of {m['name']} ({m['params']:,} params), not of this spec")
+            raise BudgetnetError(f"{run_dir}: a run of {m['name']} ({m['params']:,} params), not of this spec")
         if m.get("full_train", False) != full_train:
-            raise ValueError(f"{run_dir}: trained with full_train={m.get('full_train', False)}; "
-                             f"this confirmation uses full_train={full_train}")
+            raise BudgetnetError(f"{run_dir}: trained with full_train={m.get('full_train', False)}; "
+                                 f"this confirmation uses full_train={full_train}")
+        run_data = m.get("data") or {"name": EMBEDDED_NAME, "fingerprint": MNIST_FINGERPRINT}  # runs before data facts
+        if run_data["fingerprint"] != facts.fingerprint:
+            raise DataError(f"{run_dir}: trained on {run_data['name']}, not on {facts.name}")
+        recorded = recorded or m.get("data")
         runs.append({"seed": m["seed"], "val_acc": m["val_acc"], "test_acc": m["test_acc"], "seconds": m["seconds"],
                      "epochs": m["epochs"], "train_images": m["train_images"],
                      "checkpoint": f"{run_dir.name}/checkpoint.pt"})  # relative to OUT
     runs.sort(key=lambda r: r["seed"])
     median = statistics.median(r["test_acc"] for r in runs)
     result = {"name": spec.name, "params": s.params, "macs": s.macs, "epochs": spec.train.epochs,
-              "budget": spec.budget.model_dump(exclude_none=True), "full_train": full_train,
+              "budget": spec.budget.model_dump(exclude_defaults=True), "full_train": full_train,
               "train_images": max(r["train_images"] for r in runs), "seeds": runs, "median_test_acc": median,
-              "min_test_acc": min(r["test_acc"] for r in runs)}
+              "min_test_acc": min(r["test_acc"] for r in runs), "data": recorded or facts.to_dict()}
     atomic.write_text(out / "spec.yaml", spec.to_yaml())
     atomic.write_json(out / "confirm.json", result)
     return result
 
 
 def collect(reports: str | Path, flagship: str | None = None) -> dict:
-    """reports/*/confirm.json -> the results index (paths relative to the repository root)."""
+    """reports/*/confirm.json -> the results index (paths relative to the repository root).
+    `models` are the MNIST confirmations, judged against the MNIST target by the claim rule;
+    `other_data` the confirmations on other data, listed with their data and figures."""
     reports = Path(reports)
     root = reports.resolve().parent
-    models = []
+    models, other = [], []
     for path in sorted(reports.rglob("confirm.json")):
         c = json.loads(path.read_text())
         def rel(p: Path) -> str:
             return str(p.resolve().relative_to(root))
 
         median_run = sorted(c["seeds"], key=lambda r: r["test_acc"])[len(c["seeds"]) // 2]
-        models.append({
+        data = c.get("data") or {"name": EMBEDDED_NAME, "fingerprint": MNIST_FINGERPRINT}  # before data facts
+        (models if data["fingerprint"] == MNIST_FINGERPRINT else other).append({
             "name": c["name"], "params": c["params"], "macs": c["macs"], "epochs": c["epochs"],
             "budget": c["budget"], "spec": rel(path.parent / "spec.yaml"),
-            "full_train": c.get("full_train", False), "train_images": c.get("train_images", 55000),
+            "full_train": c.get("full_train", False),
+            "train_images": c.get("train_images", 55000),  # confirmations that did not say trained on the MNIST split
+            "data": {"name": _data_label(data), "fingerprint": data["fingerprint"]},
             "checkpoint": rel(path.parent / median_run["checkpoint"]), "checkpoint_seed": median_run["seed"],
             "test_acc": {str(r["seed"]): r["test_acc"] for r in c["seeds"]},
             "val_acc": {str(r["seed"]): r["val_acc"] for r in c["seeds"]},
@@ -94,11 +106,19 @@ def collect(reports: str | Path, flagship: str | None = None) -> dict:
         })
     _attach_spreads(models, reports, root)
     models.sort(key=lambda m: m["params"])
+    other.sort(key=lambda m: (m["data"]["name"], m["params"]))
     if flagship is not None and flagship not in {m["name"] for m in models}:
         raise ValueError(f"flagship {flagship!r} is not among the confirmed models")
     # the flagship is the model CI retrains from scratch (tests/test_results.py)
     return {"generated_by": "budgetnet results", "flagship": flagship, "target": TARGET,
-            "reached": reached_by_budget(models), "models": models}
+            "reached": reached_by_budget(models), "models": models, "other_data": other}
+
+
+def _data_label(data: dict) -> str:
+    """A short name for a table: the folder or file the data came from, MNIST for the embedded."""
+    if data["fingerprint"] == MNIST_FINGERPRINT:
+        return "MNIST"
+    return Path(data.get("ref") or data["name"]).name
 
 
 def _attach_spreads(models: list[dict], reports: Path, root: Path) -> None:
@@ -156,6 +176,19 @@ def table(index: dict) -> str:
     return "\n".join(lines)
 
 
+def other_table(index: dict) -> str:
+    """Confirmations on other data: no MNIST target, so no claim; the figures as measured."""
+    if not index.get("other_data"):
+        return ""
+    lines = ["| model | data | params | MACs | epochs | train images | test accuracy per seed (%) | median (%) |",
+             "|---|---|---:|---:|---:|---:|---|---:|"]
+    for m in index["other_data"]:
+        per_seed = ", ".join(f"{100 * v:.2f}" for v in m["test_acc"].values())
+        lines.append(f"| [{m['name']}]({m['report']}) | {m['data']['name']} | {m['params']:,} | {m['macs']:,} | "
+                     f"{m['epochs']} | {m['train_images']:,} | {per_seed} | {100 * m['median_test_acc']:.2f} |")
+    return "\n".join(lines)
+
+
 def reached_line(index: dict) -> str:
     names = {k: (f"`{v}`" if v else "none yet") for k, v in index.get("reached", {}).items()}
     parts = [f"under {int(k.removeprefix('under_')):,} params: {v}" for k, v in names.items() if k != "smallest"]
@@ -174,8 +207,10 @@ def write_results(reports: str | Path = "reports", readme: str | Path | None = "
     plots.results_pareto(index["models"], reports / "pareto.png")
     if readme and Path(readme).is_file():
         text = Path(readme).read_text()
+        others = other_table(index)
+        others = f"\nOn other data (no claim: the target is MNIST's):\n\n{others}\n" if others else ""
         block = (f"{README_START}\n<!-- generated by `budgetnet results`: do not edit by hand -->\n{table(index)}\n\n"
-                 f"{reached_line(index)}\n{README_END}")
+                 f"{reached_line(index)}\n{others}{README_END}")
         pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
         if pattern.search(text):
             atomic.write_text(readme, pattern.sub(lambda _: block, text))

@@ -12,7 +12,8 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
 from budgetnet.search import space as general_space
-from budgetnet.errors import Issue, SpecError, pydantic_issues
+from budgetnet.data.datasets import DataFacts
+from budgetnet.errors import DataError, Issue, SpecError, pydantic_issues
 from budgetnet.spec.schema import DEFAULT_EPOCHS, Budget, Spec, holes, load_spec, read_raw, read_yaml_file
 
 SEARCH_DIR = Path(__file__).parent / "searches"
@@ -69,7 +70,11 @@ class SearchDef(BaseModel):
     description: str = ""
     family: Literal["template", "general"] = "template"
     budget: Budget
-    min_accuracy: float = Field(0.0, ge=0, le=1)
+    min_accuracy: Optional[float] = Field(None, ge=0, le=1)  # validation floor; None: maximise, nothing is "feasible"
+    floor_for: Literal["mnist", "any"] = "mnist"  # the data `min_accuracy` was written for (other data: no floor)
+    augment: Literal["digits", "natural", "none"] = "digits"  # the general family's augmentation kind
+    input: Optional[tuple[int, int, int]] = Field(None, strict=False)  # the data's (C, H, W); None: MNIST's
+    classes: Optional[int] = None
     space: dict[str, Dist]
     reference: tuple[dict[str, Any], ...] = Field((), strict=False)
     template: dict[str, Any] = {}
@@ -82,7 +87,7 @@ class SearchDef(BaseModel):
     def candidate(self, values: dict[str, Any], epochs: int | None = None) -> Candidate:
         """The model of `values` with `epochs` (default: the budget's, else the template's)."""
         if self.family == "general":
-            f = general_space.fill(values, self.budget.max_params, epochs or self.top_epochs(), self.name)
+            f = general_space.fill(values, self.budget.max_params, epochs or self.top_epochs(), self.name, self.target())
             return Candidate(f.spec, f.fill, f.arch)
         spec = load_spec(self.template, values)
         if epochs:
@@ -93,18 +98,40 @@ class SearchDef(BaseModel):
 
     def smallest_params(self) -> int | None:
         """The smallest model the space holds (general family), else None (unknown)."""
-        return general_space.smallest(self.space) if self.family == "general" else None
+        return general_space.smallest(self.space, self.target()) if self.family == "general" else None
+
+    def target(self) -> general_space.Target:
+        return general_space.Target(tuple(self.input or general_space.MNIST_SHAPE), self.classes or 10, self.augment)
 
     def top_epochs(self) -> int:
         """The longest schedule a candidate trains: the budget's epochs, else the default."""
         return self.budget.max_epochs or DEFAULT_EPOCHS
 
-    def for_command(self, max_params: int | None = None, min_accuracy: float | None = None) -> "SearchDef":
-        """This search with a command's overrides; refused (SpecError) when the budget is below the
-        smallest model the space holds: nothing could be searched."""
+    def for_command(self, max_params: int | None = None, min_accuracy: float | None = None,
+                    data: DataFacts | None = None, augment: str | None = None) -> "SearchDef":
+        """This search with a command's overrides, for the data it will train on (its shape and
+        classes; a floor written for MNIST is dropped on other data unless given again); refused
+        (SpecError) when the budget is below the smallest model the space holds for that data."""
         s = self.with_budget(max_params=max_params)
+        update: dict[str, Any] = {}
+        if data is not None:
+            update |= {"input": tuple(data.shape), "classes": data.classes}
+            if s.floor_for == "mnist" and not data.is_mnist:
+                update["min_accuracy"] = None
         if min_accuracy is not None:
-            s = s.model_copy(update={"min_accuracy": min_accuracy})
+            update |= {"min_accuracy": min_accuracy, "floor_for": "any"}
+        if augment is not None:
+            update["augment"] = augment
+        s = s.model_copy(update=update)
+        if data is not None and s.family == "template":
+            try:
+                example = s.spec({k: d.example() for k, d in s.space.items()})
+            except SpecError:  # an example that collapses says nothing about the data
+                example = None
+            if example is not None and list(example.input) != list(data.shape) or example.classes != data.classes:
+                raise DataError(f"{s.origin}: the template builds input {list(example.input)} with {example.classes} "
+                                f"classes; {data.name} has images {list(data.shape)} and {data.classes} classes "
+                                "(the general family fits any data)")
         smallest = s.smallest_params()
         if smallest is not None and s.budget.max_params is not None and smallest > s.budget.max_params:
             raise SpecError(s.name, [Issue(("budget", "max_params"), f"budget {s.budget.max_params:,} params is below "

@@ -20,6 +20,12 @@ class Pruner(str, Enum):
     none = "none"
 
 
+class Augment(str, Enum):
+    digits = "digits"       # rotations and shifts; never mirror images (a mirrored digit is another symbol)
+    natural = "natural"     # mirror images and shifts (crops)
+    none = "none"
+
+
 @dataclass
 class SearchOptions:
     out: Path
@@ -40,7 +46,7 @@ class SearchOptions:
     enqueue: tuple[dict, ...] = ()   # points of the space to run first (search --enqueue FILE)
     threads: int | None = None       # torch threads per worker; default cores // workers
     worker: int = 0                  # index of this worker process (its sampler's seed is seed + 1000 * worker)
-    data_dir: str | None = None
+    data: str | None = None          # what --data names (None: the embedded MNIST)
     heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
 
     def storage_url(self) -> str:

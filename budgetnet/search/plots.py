@@ -30,8 +30,11 @@ def search_history(tl, path: str | Path, title: str, floor: float | None = None)
         xs.append(tl.wall_seconds / 60)
         ys.append(100 * best)
         ax.step(xs[1:], ys[1:], where="post", color="tab:red", label="best so far")
+        # from the lower quartile to the best (or the floor): the race at the top, at any accuracy
         lows = sorted(100 * p.val_acc for p in points)
-        ax.set_ylim(max(lows[len(lows) // 4] - 0.3, 90.0), max(lows[-1], 100 * (floor or 0)) + 0.1)
+        top = max(lows[-1], 100 * (floor or 0))
+        span = max(top - lows[len(lows) // 4], 0.5)
+        ax.set_ylim(max(lows[len(lows) // 4] - 0.3 * span, 0.0), min(top + 0.1 * span, 100.5))
     if floor:
         ax.axhline(100 * floor, color="black", linestyle="--", linewidth=0.8, label=f"floor {100 * floor:.2f}%")
     if tl.first_feasible_s is not None:

@@ -12,6 +12,7 @@ import optuna
 import pandas as pd
 
 from budgetnet import atomic
+from budgetnet.data.datasets import describe
 from budgetnet.search import plots
 from budgetnet.search.record import TrialRecord, records, status_of
 from budgetnet.search.definition import SearchDef
@@ -84,7 +85,7 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
         spec = search.spec(best.params, rec.epochs or opts.epochs)
         raw = spec.to_dict()
         raw["name"] = f"best_{search.name}"
-        raw["budget"] = search.budget.model_dump(exclude_none=True)
+        raw["budget"] = search.budget.model_dump(exclude_defaults=True)
         raw["notes"] = (f"found by `budgetnet search {search.name}`, trial {best.number}: validation accuracy "
                         f"{100 * rec.val_acc:.2f}% (seed {rec.seed})")
         atomic.write_text(out / "best.yaml", _yaml(raw))
@@ -92,7 +93,7 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
                         "fill": rec.fill, "val_acc": rec.val_acc, "seed": rec.seed, "values": best.params}
         if retrain:
             m = train_run(out / "best.yaml", out / "best", seed=rec.seed, subset=opts.subset,
-                          data_dir=opts.data_dir, backend=opts.backend, device=opts.device, on_batch=on_batch)
+                          data=opts.data, backend=opts.backend, device=opts.device, on_batch=on_batch)
             summary.best.update(retrained_val_acc=m.val_acc, test_acc=m.test_acc, retrain_seconds=m.seconds)
             df.loc[df["trial"] == best.number, "test_acc"] = m.test_acc
         elif (out / "best").is_dir() and _retrained_trial(out) != best.number:
@@ -104,8 +105,9 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
     atomic.write_text(out / "leaderboard.md", _markdown(df, search, summary))
     atomic.write_text(out / "command.txt", " ".join(shlex.quote(a) for a in ["budgetnet", *sys.argv[1:]]) + "\n")
     atomic.write_json(out / "summary.json", {**summary.__dict__, "search": search.name,
-                                             "budget": search.budget.model_dump(exclude_none=True),
-                                             "min_accuracy": search.min_accuracy})
+                                             "budget": search.budget.model_dump(exclude_defaults=True),
+                                             "min_accuracy": search.min_accuracy, "augment": search.augment,
+                                             "data": describe(opts.data).to_dict()})
     plots.search_history(tl, out / "history.png",
                          f"{search.name}, params <= {search.budget.max_params:,}: best validation accuracy over time",
                          search.min_accuracy)
@@ -125,7 +127,7 @@ def confirm_winner(out: Path, opts: SearchOptions, summary: SearchSummary, k: in
     from budgetnet.report.results import confirm
 
     seeds = confirm_seeds(summary.best["seed"], k)
-    r = confirm(out / "best.yaml", out / "confirm", tuple(seeds), opts.data_dir, on_epoch, subset=opts.subset,
+    r = confirm(out / "best.yaml", out / "confirm", tuple(seeds), opts.data, on_epoch, subset=opts.subset,
                 full_train=True)
     summary.confirm = {"seeds": seeds, "test_acc": [x["test_acc"] for x in r["seeds"]],
                        "median_test_acc": r["median_test_acc"], "dir": "confirm"}
@@ -138,8 +140,14 @@ def _write_summary(out: Path, summary: SearchSummary) -> None:
     atomic.write_json(out / "summary.json", {**data, **summary.__dict__})
 
 
-def _minutes(seconds: float | None) -> str:
+def _minutes(seconds: float | None, floor: float | None = 0.0) -> str:
+    if floor is None:
+        return "n/a (no floor)"
     return "none" if seconds is None else f"{seconds / 60:.1f} min after the first trial started"
+
+
+def floor_text(floor: float | None) -> str:
+    return "none (validation accuracy maximised)" if floor is None else f"{100 * floor:.2f}%"
 
 
 def _yaml(raw: dict) -> str:
@@ -149,13 +157,13 @@ def _yaml(raw: dict) -> str:
 
 def _markdown(df: pd.DataFrame, search: SearchDef, s: SearchSummary) -> str:
     head = (f"# Search `{search.name}`: {search.description}\n\n"
-            f"Budget: {search.budget.model_dump(exclude_none=True)}; accuracy floor {100 * search.min_accuracy:.2f}% "
+            f"Budget: {search.budget.model_dump(exclude_defaults=True)}; accuracy floor {floor_text(search.min_accuracy)} "
             f"(validation during the search; test only for the retrained winner).\n\n"
             f"{s.trials} samples: {s.complete} complete, {s.pruned} pruned, {s.over_budget} over budget "
             f"(never trained, {s.over_budget_train_seconds:.0f} s of training), {s.invalid} invalid, "
             f"{s.failed} failed. Epochs run {s.epochs_run} of {s.epochs_full} a search without pruning would run. "
             f"Wall time {s.wall_seconds:.0f} s; first feasible trial (validation >= floor, within budget): "
-            f"{_minutes(s.first_feasible_s)}. Rungs (epochs): {s.rungs}.\n\n")
+            f"{_minutes(s.first_feasible_s, search.min_accuracy)}. Rungs (epochs): {s.rungs}.\n\n")
     if df.empty:
         return head + "No trials.\n"
     show = df.copy()

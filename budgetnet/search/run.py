@@ -33,7 +33,8 @@ def _set_constraints(trial: optuna.Trial, search: SearchDef, params: int | None,
     Over-budget samples score hundreds, under-floor ones hundredths: TPE learns both apart."""
     excess = 1.0 if params is None else float(params - search.budget.max_params) if search.budget.max_params else 0.0
     trial.set_constraint("params", excess)
-    trial.set_constraint("accuracy", search.min_accuracy - (val_acc or 0.0))
+    floor = search.min_accuracy
+    trial.set_constraint("accuracy", 0.0 if floor is None else floor - (val_acc or 0.0))
 
 
 def max_epochs(search: SearchDef, opts: SearchOptions) -> int:
@@ -150,7 +151,7 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
             for ref in search.reference if opts.warm_start else ():
                 study.enqueue_trial(ref, user_attrs=TrialRecord(warm_start=True).start_attrs(), skip_if_exists=True)
             study.set_user_attr("search", search.name)
-            study.set_user_attr("budget", search.budget.model_dump(exclude_none=True))
+            study.set_user_attr("budget", search.budget.model_dump(exclude_defaults=True))
             study.set_user_attr("min_accuracy", search.min_accuracy)
             study.set_user_attr("rungs", rung_list(search, opts))
             study.set_user_attr("warm_start", opts.warm_start)
@@ -196,7 +197,7 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
 
     quiet_optuna()
     rungs = rung_list(search, opts)
-    data = load_dataset(opts.data_dir, subset=opts.subset)
+    data = load_dataset(opts.data, subset=opts.subset)
     study = study or open_study(search, opts)  # each worker process opens it once
     objective = make_objective(search, opts, data)
     lock = SlotLock(opts.storage_url(), study.study_name)  # the same lock open_study took

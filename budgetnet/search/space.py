@@ -12,6 +12,12 @@ Layout of a sample, per stage s (1..stages), the last stage ending in GAP and a 
     stage s > 1: convs_s 3x3 convs of width w_s (depthwise 3x3 + 1x1 when separable)
     between stages: maxpool 2, with a 1x1 conv before or after it when transition is on
 Every conv is followed by ReLU and BN (as the seeds do), dropout after all but the last.
+
+Any input works: 1 or 3 channels (or more), sides from 8 to 64 and beyond. A conv stays unpadded
+while its output keeps MIN_MAP pixels a side and is padded to keep the map where it would not;
+a pool runs only while the map has MIN_POOL_SIDE pixels a side; the classifier is as wide as the
+classes. The recipe's augmentation follows the kind of image (AUGMENT_KINDS): rotations and
+shifts for digits, mirror images and shifts (crops) for natural images, nothing for `none`.
 """
 from __future__ import annotations
 
@@ -26,7 +32,10 @@ MIN_WIDTH = 4          # narrower convs are not worth a search
 BASE_WIDTH = 16        # stage-1 width before scaling; only proportions matter
 MIN_FILL = 0.85        # a filled model uses at least this share of the budget
 MIN_MAP = 5            # a conv stays unpadded while its output keeps this many pixels a side
+MIN_POOL_SIDE = 4      # a 2x2 max pool runs while the map keeps at least this many pixels a side
 MAX_STAGES = 3
+MNIST_SHAPE = (1, 28, 28)
+AUGMENT_KINDS = ("digits", "natural", "none")
 STRUCTURE_KEYS = ("stages", "convs1", "convs2", "convs3", "stem_k", "stem_ratio", "growth", "transition",
                   "transition_ratio", "separable", "dropout")
 RECIPE_KEYS = ("schedule", "lr", "batch_size", "step_frac", "gamma", "rotate", "translate",
@@ -56,10 +65,10 @@ def scaled(base: Mapping[str, float], scale: float) -> dict[str, int]:
     return {k: max(MIN_WIDTH, round(b * scale)) for k, b in base.items()}
 
 
-def _conv_rows(width: int, k: int, size: int, separable: bool, in_width: int) -> tuple[list, int]:
+def _conv_rows(width: int, k: int, size: tuple[int, int], separable: bool, in_width: int) -> tuple[list, tuple]:
     """One conv (or depthwise + pointwise pair) with ReLU and BN; returns rows and output size."""
-    pad = 0 if size - (k - 1) >= MIN_MAP else k // 2
-    size = size - (k - 1) + 2 * pad
+    pad = 0 if min(size) - (k - 1) >= MIN_MAP else k // 2
+    size = tuple(s - (k - 1) + 2 * pad for s in size)
     conv = {"out": width, "k": k} | ({"padding": pad} if pad else {})
     if separable:
         rows = [{"conv": {"out": in_width, "k": k, "groups": in_width} | ({"padding": pad} if pad else {})},
@@ -69,11 +78,13 @@ def _conv_rows(width: int, k: int, size: int, separable: bool, in_width: int) ->
     return rows + ["relu", "bn"], size
 
 
-def layers(v: Mapping[str, Any], widths: Mapping[str, int], side: int = 28, classes: int = 10) -> tuple[list, str]:
-    """The spec rows of a structure at given widths, and its one-line description."""
+def layers(v: Mapping[str, Any], widths: Mapping[str, int], shape: tuple[int, int, int] = MNIST_SHAPE,
+           classes: int = 10) -> tuple[list, str]:
+    """The spec rows of a structure at given widths for images of `shape` (C, H, W), and its
+    one-line description."""
     rows: list = []
     arch: list[str] = []
-    size, channels = side, None
+    size, channels = tuple(shape[1:]), None
     convs = [v["convs1"], v["convs2"], v["convs3"]][: v["stages"]]
     for s, n in enumerate(convs, start=1):
         stage = []
@@ -82,7 +93,7 @@ def layers(v: Mapping[str, Any], widths: Mapping[str, int], side: int = 28, clas
             width = widths["stem"] if stem else widths[f"w{s}"]
             k = v["stem_k"] if stem else 3
             separable = bool(v["separable"]) and s > 1
-            conv, size = _conv_rows(width, k, size, separable, channels or 1)
+            conv, size = _conv_rows(width, k, size, separable, channels or shape[0])
             rows += conv + ([{"dropout": v["dropout"]}] if v["dropout"] > 0 else [])
             stage.append(f"{'dw' if separable else ''}{width}" + (f"k{k}" if k != 3 else ""))
             channels = width
@@ -90,24 +101,36 @@ def layers(v: Mapping[str, Any], widths: Mapping[str, int], side: int = 28, clas
         if s < len(convs):
             t = widths[f"t{s}"]
             one_by_one = [{"conv": {"out": t, "k": 1}}, "relu"]
+            pools = min(size) >= MIN_POOL_SIDE  # a small map keeps its pixels
+            pool, word = ([{"maxpool": 2}], "pool") if pools else ([], "nopool")
             if v["transition"] == "before_pool":
-                rows += one_by_one + [{"maxpool": 2}]
-                arch.append(f"t{t} pool")
+                rows += one_by_one + pool
+                arch.append(f"t{t} {word}")
             elif v["transition"] == "after_pool":
-                rows += [{"maxpool": 2}] + one_by_one
-                arch.append(f"pool t{t}")
+                rows += pool + one_by_one
+                arch.append(f"{word} t{t}")
             else:
-                rows.append({"maxpool": 2})
-                arch.append("pool")
+                rows += pool
+                arch.append(word)
             channels = t if v["transition"] != "none" else channels
-            size //= 2
+            size = tuple(x // 2 for x in size) if pools else size
     if rows and isinstance(rows[-1], dict) and "dropout" in rows[-1]:
         rows.pop()  # no dropout right before the classifier
     rows += ["gap", {"conv": {"out": classes, "k": 1}}, "flatten"]
     return rows, " / ".join(arch)
 
 
-def recipe(v: Mapping[str, Any], epochs: int) -> dict:
+def augmentation(v: Mapping[str, Any], kind: str) -> dict:
+    """The sample's augmentation for a kind of image: digits rotate and shift (a mirrored digit is
+    another symbol), natural images mirror and shift (crops with zero fill), `none` does nothing."""
+    if kind == "digits":
+        return {"rotate": v["rotate"], "translate": v["translate"]}
+    if kind == "natural":
+        return {"hflip": True, "translate": v["translate"]}
+    return {}
+
+
+def recipe(v: Mapping[str, Any], epochs: int, augment: str = "digits") -> dict:
     """The training recipe of a sample, complete for `epochs` (the schedule ends within them)."""
     scheduler = {"name": v["schedule"]}
     if v["schedule"] == "step":
@@ -116,26 +139,38 @@ def recipe(v: Mapping[str, Any], epochs: int) -> dict:
             "optimizer": {"name": "sgd", "lr": v["lr"], "momentum": 0.9, "nesterov": True,
                           "weight_decay": v["weight_decay"]},
             "scheduler": scheduler, "label_smoothing": v["label_smoothing"],
-            "augment": {"rotate": v["rotate"], "translate": v["translate"]}}
+            "augment": augmentation(v, augment)}
 
 
-def _raw(v: Mapping[str, Any], widths: Mapping[str, int], epochs: int, name: str) -> tuple[dict, str]:
-    rows, arch = layers(v, widths)
-    return {"name": name, "layers": rows, "train": recipe(v, epochs)}, arch
+@dataclass(frozen=True)
+class Target:
+    """What the family builds for: the data's image shape, its classes, its kind of augmentation."""
+    shape: tuple[int, int, int] = MNIST_SHAPE
+    classes: int = 10
+    augment: str = "digits"
 
 
-def _params(v, widths, epochs=1) -> int:
-    return count_params(_raw(v, widths, epochs, "probe")[0])
+MNIST = Target()
 
 
-def fits_at_all(v: Mapping[str, Any], budget: int) -> dict:
+def _raw(v: Mapping[str, Any], widths: Mapping[str, int], epochs: int, name: str, target: Target) -> tuple[dict, str]:
+    rows, arch = layers(v, widths, target.shape, target.classes)
+    return {"name": name, "input": list(target.shape), "classes": target.classes, "layers": rows,
+            "train": recipe(v, epochs, target.augment)}, arch
+
+
+def _params(v, widths, target: Target, epochs=1) -> int:
+    return count_params(_raw(v, widths, epochs, "probe", target)[0])
+
+
+def fits_at_all(v: Mapping[str, Any], budget: int, target: Target = MNIST) -> dict:
     """The structure, shrunk just enough for its narrowest form to fit the budget: convs dropped
     (the largest stage, last first), then a stage, then the cheaper choice of each categorical
     (no transitions, a 3x3 stem, separable convs). Raises SpecError when nothing fits."""
     v = dict(v)
     narrowest = {k: MIN_WIDTH for k in base_widths(v)}
     cheaper = [("transition", "none"), ("stem_k", 3), ("separable", True)]
-    while _params(v, narrowest) > budget:
+    while _params(v, narrowest, target) > budget:
         counts = [v["convs1"], v["convs2"], v["convs3"]][: v["stages"]]
         if max(counts) > 1:
             s = max(i for i, c in enumerate(counts) if c == max(counts)) + 1
@@ -147,22 +182,22 @@ def fits_at_all(v: Mapping[str, Any], budget: int) -> dict:
             v[key] = value
         else:
             raise SpecError("general", [Issue(("budget",), f"the structure's narrowest form has "
-                                              f"{_params(v, narrowest):,} params > budget {budget:,}")])
+                                              f"{_params(v, narrowest, target):,} params > budget {budget:,}")])
     return v
 
 
-def fill(v: Mapping[str, Any], budget: int, epochs: int, name: str = "general") -> Filled:
+def fill(v: Mapping[str, Any], budget: int, epochs: int, name: str = "general", target: Target = MNIST) -> Filled:
     """Scale the sample's widths so that its parameter count is as close to `budget` as the
     channel granularity allows, never above. Bisection on one width multiplier (the count grows
     with every width), then single channels added wherever they still fit."""
-    v = fits_at_all(v, budget)
+    v = fits_at_all(v, budget, target)
     base = base_widths(v)
     lo, hi = 0.0, 1.0
-    while _params(v, scaled(base, hi)) <= budget:
+    while _params(v, scaled(base, hi), target) <= budget:
         hi *= 2
     for _ in range(30):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _params(v, scaled(base, mid)) <= budget else (lo, mid)
+        lo, hi = (mid, hi) if _params(v, scaled(base, mid), target) <= budget else (lo, mid)
     widths = scaled(base, lo)
     used = _used_keys(v) & set(widths)
     grown = True
@@ -170,9 +205,9 @@ def fill(v: Mapping[str, Any], budget: int, epochs: int, name: str = "general") 
         grown = False
         for key in sorted(used, key=lambda k: -widths[k]):
             trial = dict(widths, **{key: widths[key] + 1})
-            if _params(v, trial) <= budget:
+            if _params(v, trial, target) <= budget:
                 widths, grown = trial, True
-    raw, arch = _raw(v, widths, epochs, name)
+    raw, arch = _raw(v, widths, epochs, name, target)
     spec = load_spec(raw)
     params = count_params(spec)
     assert params <= budget, (params, budget)  # the bisection above only accepts fitting widths
@@ -188,15 +223,15 @@ def _used_keys(v: Mapping[str, Any]) -> set[str]:
     return keys
 
 
-def smallest(space: Mapping[str, Any]) -> int:
-    """Parameters of the space's smallest model: fewest stages and convs, narrowest widths,
-    over every categorical structure choice. `space` maps each key to its Dist."""
+def smallest(space: Mapping[str, Any], target: Target = MNIST) -> int:
+    """Parameters of the space's smallest model for `target`: fewest stages and convs, narrowest
+    widths, over every categorical structure choice. `space` maps each key to its Dist."""
     low = {k: d.example() for k, d in space.items()}  # the low end of every range
     best = None
     for stem_k in space["stem_k"].categorical:
         for transition in space["transition"].categorical:
             for separable in space["separable"].categorical:
                 v = dict(low, stem_k=stem_k, transition=transition, separable=separable, schedule="onecycle")
-                n = _params(v, {k: MIN_WIDTH for k in base_widths(v)})
+                n = _params(v, {k: MIN_WIDTH for k in base_widths(v)}, target)
                 best = n if best is None else min(best, n)
     return best

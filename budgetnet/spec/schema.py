@@ -15,6 +15,7 @@ filled value is validated like any other (search templates are specs with placeh
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from budgetnet.errors import Issue, SpecError, pydantic_issues, short_repr
 from budgetnet.spec.ops import OpArgs, get_op
-from budgetnet.spec.shapes import infer
+from budgetnet.spec.shapes import infer, output
 
 ZOO_DIR = Path(__file__).parent.parent / "zoo"
 MAX_FILE_BYTES = 1 << 20
@@ -58,6 +59,7 @@ class AugmentCfg(_Strict):
     translate: float = Field(0.0, ge=0, lt=1)    # fraction of the side, each axis
     scale: float = Field(0.0, ge=0, lt=1)        # zoom factor in [1-scale, 1+scale]
     shear: float = Field(0.0, ge=0, lt=90)       # degrees
+    hflip: bool = False                          # mirror a random half of each batch (natural images; never digits)
 
 
 class DistillCfg(_Strict):
@@ -88,6 +90,9 @@ class Budget(_Strict):
     max_macs: Optional[PositiveInt] = None
     max_epochs: Optional[PositiveInt] = None
     min_accuracy: Optional[float] = Field(None, ge=0, le=1)
+    max_model_bytes: Optional[PositiveInt] = None             # weights, in `dtype` (budgetnet.model.memory)
+    max_peak_activation_bytes: Optional[PositiveInt] = None   # live activations at the peak, batch 1
+    dtype: Literal["int8", "fp32"] = "int8"                   # what the byte limits count
 
     def exceeded(self, params: int, macs: int, epochs: int) -> str | None:
         """The first limit a model counted from its spec is over, as text; None when it fits."""
@@ -138,6 +143,14 @@ class Spec:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def fitted(self, shape) -> "Spec":
+        """This spec on the data's image shape where it leaves `input` out (a spec that states it
+        is returned as it is; its user checks it against the data). A spec that leaves `classes`
+        out has as many as the network has outputs, checked against the data the same way."""
+        if "input" in self.raw:
+            return self
+        return validate({**self.to_dict(), "input": list(shape)}, self.origin)
 
 
 # ------------------------------------------------------------------------------ loading
@@ -272,6 +285,10 @@ def validate(raw: dict, origin: str = "<mapping>") -> Spec:
         init=body.init, layers=tuple(layers), train=body.train, budget=body.budget,
         source=body.source, origin=origin, raw=raw,
     )
+    if "classes" not in raw:  # left out: as many classes as the network has outputs (checked against the data)
+        _, out = output(spec)
+        if out.kind == "vector" and len(out.shape) == 1:
+            spec = dataclasses.replace(spec, classes=out.shape[0])
     infer(spec)  # raises SpecError on a collapsing shape or a wrong output size
     return spec
 

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from budgetnet.spec.schema import LayerSpec, Spec
 
 
-def infer(spec: "Spec") -> list[tuple["LayerSpec", Layer]]:
-    """Run every op's shape logic in order; a collapsing shape is a located SpecError."""
+def output(spec: "Spec") -> tuple[list[tuple["LayerSpec", Layer]], Geometry]:
+    """Every row's shape logic in order, and the network's output; a collapsing shape is a
+    located SpecError."""
     g = Geometry(tuple(spec.input), extent=max(spec.input[1:]))
     out = []
     for layer in spec.layers:
@@ -26,6 +27,12 @@ def infer(spec: "Spec") -> list[tuple["LayerSpec", Layer]]:
             raise SpecError(spec.origin, [Issue(loc, f"{e} (input shape {list(g.shape)})")]) from None
         out.append((layer, info))
         g = info.out
+    return out, g
+
+
+def infer(spec: "Spec") -> list[tuple["LayerSpec", Layer]]:
+    """`output`, and the network's output must be one logit per class."""
+    out, g = output(spec)
     if g.shape != (spec.classes,):
         where = spec.layers[-1].loc if spec.layers else ("layers",)
         hint = "; end with flatten" if g.kind != "vector" else ""

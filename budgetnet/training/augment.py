@@ -11,14 +11,25 @@ from budgetnet.spec.schema import AugmentCfg
 
 
 def is_identity(cfg: AugmentCfg) -> bool:
-    return not (cfg.rotate or cfg.translate or cfg.scale or cfg.shear)
+    return not (cfg.rotate or cfg.translate or cfg.scale or cfg.shear or cfg.hflip)
+
+
+def augment(x: torch.Tensor, cfg: AugmentCfg, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The recipe's augmentation of a batch: the random affine map, then (hflip) a mirror image
+    for a random half. Each draws random numbers only when it is on, so a recipe without flips
+    keeps the random stream (and the results) it always had."""
+    x = random_affine(x, cfg, generator)
+    if cfg.hflip:
+        flip = torch.rand(x.shape[0], device=x.device, generator=generator) < 0.5
+        x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+    return x
 
 
 def random_affine(x: torch.Tensor, cfg: AugmentCfg, generator: torch.Generator | None = None) -> torch.Tensor:
     """x: (B, C, H, W) with background 0 -> the same batch, each image moved by its own
     rotation (+-rotate degrees), shear (+-shear degrees), zoom (1 +- scale) and shift
     (+-translate of the side). Outside pixels are filled with 0 (background)."""
-    if is_identity(cfg):
+    if not (cfg.rotate or cfg.translate or cfg.scale or cfg.shear):
         return x
     b = x.shape[0]
 

@@ -17,7 +17,7 @@ from PIL import Image
 from budgetnet.model.backends import CUSTOM, TORCH
 from budgetnet.model.compile import count_params
 from budgetnet.spec.shapes import infer
-from budgetnet.data.datasets import Dataset, Split, load_dataset
+from budgetnet.data.datasets import Dataset, Split, load_dataset, normalize
 from budgetnet.spec.schema import load_spec
 from budgetnet.training.loop import train
 
@@ -115,7 +115,7 @@ class SeedStyleDataset(torch.utils.data.Dataset):
     (seed 004: RandomRotation(+-7) then RandomAffine(degrees=15), ToTensor, Normalize), written
     with Pillow because torchvision cannot be installed next to the CPU torch here."""
 
-    def __init__(self, split: Split, mean: float, std: float, seed: int = 0):
+    def __init__(self, split: Split, mean, std, seed: int = 0):
         self.images = (split.x[:, 0] * 255).round().to(torch.uint8).numpy()
         self.labels, self.mean, self.std = split.y, mean, std
         self.rng = random.Random(seed)
@@ -128,7 +128,7 @@ class SeedStyleDataset(torch.utils.data.Dataset):
         img = img.rotate(self.rng.uniform(-7, 7), resample=Image.NEAREST)    # RandomRotation((-7, 7))
         img = img.rotate(self.rng.uniform(-15, 15), resample=Image.NEAREST)  # RandomAffine(degrees=15)
         x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).unsqueeze(0)  # ToTensor
-        return (x - self.mean) / self.std, self.labels[i]                            # Normalize
+        return normalize(x, self.mean, self.std), self.labels[i]                     # Normalize
 
 
 def naive_images_per_s(spec, data: Dataset, images: int, seed: int = 0) -> float:
@@ -159,13 +159,12 @@ def naive_images_per_s(spec, data: Dataset, images: int, seed: int = 0) -> float
 
 def engine_images_per_s(spec, data: Dataset, images: int, seed: int = 0) -> float:
     n = (images // load_spec(spec).train.batch_size) * load_spec(spec).train.batch_size
-    sub = Dataset(Split(data.train.x[:n], data.train.y[:n]), None, Split(data.test.x[:1], data.test.y[:1]),
-                  data.mean, data.std, data.classes)
+    sub = Dataset(Split(data.train.x[:n], data.train.y[:n]), None, Split(data.test.x[:1], data.test.y[:1]), data.facts)
     return train(spec, sub, epochs=1, seed=seed, eval_test=False).metrics.images_per_s
 
 
-def bench_train(spec="mnistnet3", images: int = 10_240, data_dir=None) -> dict:
-    data = load_dataset(data_dir)
+def bench_train(spec="mnistnet3", images: int = 10_240, data=None) -> dict:
+    data = load_dataset(data)
     engine = engine_images_per_s(spec, data, images)
     naive = naive_images_per_s(spec, data, images)
     return {"spec": load_spec(spec).name, "images": images, "engine_images_per_s": round(engine, 1),
@@ -208,12 +207,12 @@ def bench_model(spec="mnistnet3", batch: int = 128, seconds: float = 0.5) -> dic
 
 
 def bench_target(spec, seeds=(0, 1, 2), limit_s: float = 45.0, target: float = 0.994, full_train: bool = False,
-                 data_dir=None, on_epoch=None, subset: int | None = None) -> dict:
+                 data=None, on_epoch=None, subset: int | None = None) -> dict:
     """Time to target: train `spec` with its recipe once per seed and report the training seconds
     and final-epoch test accuracy; reached when the median seed is at or above `target` within
     `limit_s` seconds of training (per-epoch validation included when there is a split)."""
     spec = load_spec(spec)
-    data = load_dataset(data_dir, full_train=full_train, subset=subset)
+    data = load_dataset(data, full_train=full_train, subset=subset)
     rows = []
     for seed in seeds:
         m = train(spec, data, seed=seed, on_epoch=on_epoch).metrics
@@ -225,4 +224,4 @@ def bench_target(spec, seeds=(0, 1, 2), limit_s: float = 45.0, target: float = 0
             "batch_size": spec.train.batch_size, "train_images": len(data.train), "threads": torch.get_num_threads(),
             "samples": len(data.train) * spec.train.epochs,  # the second frontier: training samples to target
             "seeds": rows, "median_seconds": median_s, "median_test_acc": median_acc, "limit_seconds": limit_s,
-            "target": target, "reached": median_acc >= target and median_s <= limit_s}
+            "target": target, "reached": median_acc >= target and median_s <= limit_s, "data": data.facts.to_dict()}

@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from budgetnet.training.augment import random_affine
+from budgetnet.training.augment import augment
 from budgetnet.model.compile import Network, build
-from budgetnet.data.datasets import Dataset, Split
+from budgetnet.data.datasets import Dataset, Split, normalize
 from budgetnet.errors import CheckpointError
 from budgetnet.training.schedule import make_optimizer, make_scheduler
 from budgetnet.training.scores import confusion_matrix, scores
@@ -42,11 +42,12 @@ class Metrics:
     backend: str
     device: str
     train_images: int
-    mean: float
-    std: float
+    mean: list[float]           # per channel, over the training images (the normalization)
+    std: list[float]
     threads: int = 1            # torch intra-op threads (CPU)
     f1_macro: float | None = None  # of the test evaluation
     history: list[EpochStat] = field(default_factory=list)
+    data: dict | None = None    # the data's facts (budgetnet.data.datasets.DataFacts), fingerprint included
 
     @property
     def images_per_s(self) -> float:
@@ -84,12 +85,12 @@ def resolve_device(device: str | None) -> torch.device:
 
 
 @torch.inference_mode()
-def predict(model: torch.nn.Module, split: Split, mean: float, std: float, batch: int = 2000) -> torch.Tensor:
+def predict(model: torch.nn.Module, split: Split, mean, std, batch: int = 2000) -> torch.Tensor:
     model.eval()
-    return torch.cat([model((split.x[i:i + batch] - mean) / std).argmax(1) for i in range(0, len(split), batch)])
+    return torch.cat([model(normalize(split.x[i:i + batch], mean, std)).argmax(1) for i in range(0, len(split), batch)])
 
 
-def accuracy(model, split: Split, mean: float, std: float) -> float:
+def accuracy(model, split: Split, mean, std) -> float:
     return (predict(model, split, mean, std) == split.y).float().mean().item()
 
 
@@ -109,7 +110,7 @@ class Teacher:
     def loss(self, student_logits: torch.Tensor, x: torch.Tensor, hard_loss: torch.Tensor) -> torch.Tensor:
         t = self.cfg.temperature
         with torch.no_grad():
-            teacher_logits = self.model((x - self.mean) / self.std)
+            teacher_logits = self.model(normalize(x, self.mean, self.std))
         soft = F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
                         log_target=True, reduction="batchmean") * t * t  # t^2 keeps the gradient scale
         return (1 - self.cfg.alpha) * hard_loss + self.cfg.alpha * soft
@@ -125,7 +126,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     raise to stop, e.g. optuna.TrialPruned); `on_batch(n_images)` feeds a progress bar;
     `on_checkpoint` runs every `checkpoint_every` seconds inside an epoch, so that an epoch of hours
     is not lost to an interruption; `resume` is a checkpoint's resume state (see `resume_state`)."""
-    spec, dev = load_spec(spec), resolve_device(device)
+    spec, dev = load_spec(spec).fitted(data.shape), resolve_device(device)
     data.refuse_mismatch(spec.origin, spec.input, spec.classes)
     cfg, epochs = spec.train, epochs or spec.train.epochs
     model = build(spec, backend=backend, seed=seed).to(dev)  # seeds torch's global RNG too
@@ -135,7 +136,8 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     sched = make_scheduler(opt, cfg.scheduler, steps, epochs)
     gen = torch.Generator(device=dev).manual_seed(seed)
     metrics = Metrics(spec.name, model.num_params(), 0, 0.0, None, None, None, seed, backend or spec.backend,
-                      str(dev), len(train_set), data.mean, data.std, torch.get_num_threads())
+                      str(dev), len(train_set), list(data.mean), list(data.std), torch.get_num_threads(),
+                      data=data.facts.to_dict())
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
     teacher = Teacher(cfg.distill, dev, spec.origin) if cfg.distill else None
     result = TrainResult(model, metrics, opt, sched, gen, ema)
@@ -152,8 +154,8 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
             first, loss_sum, carried = 0, torch.zeros((), device=dev), 0.0
         for i in range(first, steps):  # drop the ragged last batch: every step has full BN statistics
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            x = random_affine(train_set.x[idx], cfg.augment, gen)
-            logits = model((x - data.mean) / data.std)
+            x = augment(train_set.x[idx], cfg.augment, gen)
+            logits = model(normalize(x, data.mean, data.std))
             loss = F.cross_entropy(logits, train_set.y[idx], label_smoothing=cfg.label_smoothing)
             if teacher:
                 loss = teacher.loss(logits, x, loss)

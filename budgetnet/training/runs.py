@@ -11,15 +11,15 @@ from typing import Callable, Mapping
 from budgetnet import atomic
 from budgetnet.training import plots
 from budgetnet.training.checkpoint import load_checkpoint, save_checkpoint
-from budgetnet.data.datasets import load_dataset
-from budgetnet.errors import BudgetnetError, CheckpointError
+from budgetnet.data.datasets import EMBEDDED_NAME, MNIST, MNIST_FINGERPRINT, Dataset, load_dataset
+from budgetnet.errors import BudgetnetError, CheckpointError, DataError
 from budgetnet.training.scores import Scores, confusion_matrix, scores
 from budgetnet.spec.schema import load_spec
 from budgetnet.training.loop import Metrics, predict, resume_state, train
 
 
 def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, subset: int | None = None,
-              data_dir: str | None = None, backend: str | None = None, device: str | None = None,
+              data: str | None = None, backend: str | None = None, device: str | None = None,
               full_train: bool = False, resume: bool = False,
               on_batch: Callable[[int], None] | None = None,
               on_epoch: Callable | None = None, checkpoint_minutes: float = 10.0) -> Metrics:
@@ -34,10 +34,10 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
         if ckpt.get("resume") is None:
             raise CheckpointError(f"{out / 'checkpoint.pt'}: training already finished; nothing to resume")
         state = ckpt["resume"]
-    data = load_dataset(data_dir, full_train=full_train, subset=subset)
-    if state and state["metrics"].get("train_images") != len(data.train):  # another batch order: not a resume
+    dataset = load_dataset(data, full_train=full_train, subset=subset)
+    if state and state["metrics"].get("train_images") != len(dataset.train):  # another batch order: not a resume
         raise CheckpointError(f"{out / 'checkpoint.pt'}: written for {state['metrics'].get('train_images'):,} training "
-                              f"images, this run has {len(data.train):,}; resume with the interrupted run's "
+                              f"images, this run has {len(dataset.train):,}; resume with the interrupted run's "
                               f"--full-train / --subset")
 
     def checkpoint(result, progress=None):  # progress: the place inside an epoch, None at its end
@@ -48,7 +48,7 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
         if on_epoch:
             on_epoch(stat, result)
 
-    result = train(spec, data, epochs=epochs, seed=seed, device=device, backend=backend,
+    result = train(spec, dataset, epochs=epochs, seed=seed, device=device, backend=backend,
                    on_epoch=after_epoch, on_batch=on_batch, resume=state,
                    on_checkpoint=checkpoint, checkpoint_every=60 * checkpoint_minutes)
     metrics = result.metrics.to_dict()
@@ -62,7 +62,7 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
 
 
 def train_process(spec_path: Path, run_dir: Path, seed: int, *, threads: int = 1, full_train: bool = False,
-                  subset: int | None = None, data_dir: str | None = None, env: Mapping[str, str] | None = None,
+                  subset: int | None = None, data: str | None = None, env: Mapping[str, str] | None = None,
                   label: str = "") -> Path:
     """`budgetnet train` in a fresh process (its own threads and environment, read when torch
     loads), logging into RUN_DIR/log.txt; resumable: a finished run is kept, an interrupted one
@@ -72,7 +72,7 @@ def train_process(spec_path: Path, run_dir: Path, seed: int, *, threads: int = 1
     run_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "budgetnet", "train", str(spec_path), "--out", str(run_dir), "--seed", str(seed),
            "--threads", str(threads)] + (["--full-train"] if full_train else [])
-    cmd += (["--subset", str(subset)] if subset else []) + (["--data-dir", str(data_dir)] if data_dir else [])
+    cmd += (["--subset", str(subset)] if subset else []) + (["--data", str(data)] if data else [])
     if (run_dir / "checkpoint.pt").is_file():
         cmd.append("--resume")
     with open(run_dir / "log.txt", "a") as log:
@@ -89,6 +89,8 @@ class EvalReport:
     params: int
     scores: Scores
     confusion: list[list[int]]
+    data: dict                      # the facts of the data it was scored on
+    notes: tuple[str, ...] = ()     # what the caller should say (e.g. a checkpoint that records no data)
 
     @property
     def test_acc(self) -> float:
@@ -98,19 +100,43 @@ class EvalReport:
         s = self.scores
         return {"name": self.name, "params": self.params, "test_acc": s.accuracy, "f1_macro": s.f1_macro,
                 "per_class": s.recall, "precision": s.precision, "recall": s.recall, "f1": s.f1,
-                "confusion": self.confusion}
+                "confusion": self.confusion, "data": self.data, "notes": list(self.notes)}
 
 
-def evaluate_checkpoint(path: str | Path, data_dir: str | None = None, expected=None,
+def recorded_data(path: str | Path, metrics: dict, data: str | Path | None = None) -> tuple[Dataset, list[str]]:
+    """The data a checkpoint is scored on: the data it records, or `data` when given, which is
+    refused (DataError) unless its fingerprint is the recorded one. A checkpoint written before
+    runs recorded their data is taken as the embedded MNIST, and a note says so."""
+    notes = []
+    recorded = metrics.get("data")
+    if recorded is None:
+        notes.append(f"{path} records no data (written before runs recorded it): taken as {EMBEDDED_NAME}")
+        recorded = {"ref": MNIST, "name": EMBEDDED_NAME, "fingerprint": MNIST_FINGERPRINT}
+    if data is None:
+        data = recorded["ref"]
+        if data != MNIST and not Path(data).exists():
+            raise DataError(f"{path}: trained on {recorded['name']}, which is not there any more; "
+                            "give the same data with --data")
+    dataset = load_dataset(data)
+    if dataset.facts.fingerprint != recorded["fingerprint"]:
+        raise DataError(f"{path}: trained on {recorded['name']} (fingerprint {recorded['fingerprint'][:12]}), not on "
+                        f"{dataset.name} (fingerprint {dataset.facts.fingerprint[:12]}); scoring it there would be "
+                        "meaningless")
+    return dataset, notes
+
+
+def evaluate_checkpoint(path: str | Path, data: str | Path | None = None, expected=None,
                         plot: str | Path | None = None, backend: str | None = None) -> EvalReport:
-    """Score a checkpoint on the test set. Read-only: a confusion-matrix PNG is written only to `plot`."""
+    """Score a checkpoint on the test set of the data it records (see `recorded_data`).
+    Read-only: a confusion-matrix PNG is written only to `plot`."""
     model, ckpt = load_checkpoint(path, expected=load_spec(expected) if expected else None, backend=backend)
-    data = load_dataset(data_dir)
-    data.refuse_mismatch(str(path), model.spec.input, model.spec.classes)
     m = ckpt.get("metrics") or {}
-    mean, std = m.get("mean", data.mean), m.get("std", data.std)
-    cm = confusion_matrix(data.test.y, predict(model, data.test, mean, std), model.spec.classes)
-    report = EvalReport(model.spec.name, model.num_params(), scores(cm), cm.tolist())
+    dataset, notes = recorded_data(path, m, data)
+    dataset.refuse_mismatch(str(path), model.spec.input, model.spec.classes)
+    mean, std = m.get("mean", dataset.mean), m.get("std", dataset.std)
+    cm = confusion_matrix(dataset.test.y, predict(model, dataset.test, mean, std), model.spec.classes)
+    report = EvalReport(model.spec.name, model.num_params(), scores(cm), cm.tolist(), dataset.facts.to_dict(),
+                        tuple(notes))
     if plot:
         plots.confusion(cm.numpy(), plot, f"{report.name}: test {100 * report.test_acc:.2f}%")
     return report

@@ -25,5 +25,5 @@ budgetnet confirm $F/best_4k.yaml --out $F/best_4k --full-train
 #    then its shipped recipe compressed to 3 and 4 epochs (test, seeds 0-2)
 python $F/screen_samples.py 2
 python $F/samples_curve.py 3 4
-budgetnet compare $F/levers --out $F/levers --title "Recipe levers at 4,924 parameters (3 seeds, 55,000 images)"
+budgetnet compare $F/levers --out $F/levers --title "Recipe levers at 4,924 parameters (3 seeds each, 55,000 images, selected on validation)"
 budgetnet results
