@@ -237,3 +237,16 @@ def test_smoke_search_on_synthetic_colour_data(tmp_path, form):
     assert check.exit_code == 0 and "on the data in" in check.output
     ev = runner.invoke(app, ["eval", str(ckpt), "--json"])
     assert ev.exit_code == 0 and json.loads(ev.output)["test_acc"] == pytest.approx(confirm["seeds"][0]["test_acc"])
+
+
+@pytest.mark.integration
+def test_a_search_under_flash_and_ram_budgets_trains_only_what_fits(tmp_path):
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["search", "--max-flash", "4500", "--max-ram", "2500", "--trials", "2", "--epochs", "1",
+                                 "--subset", "300", "--workers", "1", "--threads", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "int8 flash <= 4,500 B, int8 RAM <= 2,500 B" in result.output
+    check = runner.invoke(app, ["check", str(out / "best.yaml"), "--max-model-bytes", "4500",
+                                "--max-peak-activation-bytes", "2500"])
+    assert check.exit_code == 0, check.output
+    assert _study(out, "general-6999-flash4500-ram2500").trials  # its own study: another budget

@@ -177,3 +177,19 @@ def test_the_general_family_fits_any_input_and_class_count(shape, classes):
     smallest = search.smallest_params()
     with pytest.raises(SpecError, match="below the smallest model"):
         load_search("general").for_command(smallest - 1, data=_facts(shape, classes))
+
+
+def test_flash_ram_and_mac_budgets_are_never_exceeded_and_the_tightest_is_filled():
+    """The uNAS MNIST bounds (4,500 B int8 weights, 2,500 B peak activations): a RAM budget adds a
+    stride-2 stem to the family; every sample fits every limit and fills its tightest one."""
+    search = load_search("general").for_command(None, max_model_bytes=4_500, max_peak_activation_bytes=2_500,
+                                                max_macs=2_000_000)
+    assert "stem_stride" in search.space
+    rnd = random.Random(11)
+    for _ in range(15):
+        cand = search.candidate(random_values(search, rnd), epochs=1)
+        s = budgetnet.summarize(cand.spec)
+        assert s.memory.int8_weight_bytes <= 4_500 and s.memory.peak_bytes() <= 2_500 and s.macs <= 2_000_000
+        assert s.params <= search.budget.max_params and cand.fill >= space.MIN_FILL
+    with pytest.raises(SpecError, match="max_peak_activation_bytes: budget 1,000 int8 peak activation bytes is below"):
+        load_search("general").for_command(None, max_peak_activation_bytes=1_000)

@@ -16,6 +16,9 @@ from budgetnet.search.record import TrialRecord, is_feasible, status_of
 
 def search(search_file: Optional[str] = typer.Argument(None, help="Search definition (file or shipped name: general, lean7k, under7k, ...). Default: general, the CNN family filled to any budget."),
            max_params: Optional[int] = typer.Option(None, min=1, help="Hard budget, inclusive (params <= N); overrides the file's."),
+           max_flash: Optional[int] = typer.Option(None, min=1, help="Hard budget on the int8 weight bytes (batch norm folded, per-channel scales; see summary)."),
+           max_ram: Optional[int] = typer.Option(None, min=1, help="Hard budget on the int8 peak activation bytes at batch 1, the network input counted; adds a stride-2 stem to the general family."),
+           max_macs: Optional[int] = typer.Option(None, min=1, help="Hard budget on the MACs per image."),
            min_accuracy: Optional[float] = typer.Option(None, min=0, max=1, help="Accuracy floor on validation (0-1); overrides the file's. The shipped definitions' floors are for MNIST: on other data there is none unless given (the search then maximises validation accuracy)."),
            augment: Optional[Augment] = typer.Option(None, help="The general family's augmentation: digits (rotations, shifts; the default), natural (mirror images, shifts) or none."),
            trials: Optional[int] = typer.Option(None, min=1, help="Stop after N trained trials, every rung counted (over-budget samples do not count). Default: no limit."),
@@ -47,13 +50,14 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     from budgetnet.search.options import SearchOptions
     from budgetnet.search.run import rung_list, run_search, running_elsewhere
     from budgetnet.search.definition import DEFAULT_SEARCH, load_points, load_search
-    from budgetnet.search.report import confirm_winner, finalize, floor_text
+    from budgetnet.search.report import budget_text, confirm_winner, finalize, floor_text
 
     from budgetnet.data.datasets import describe
 
     facts = describe(data)
-    s = load_search(search_file or DEFAULT_SEARCH).for_command(max_params, min_accuracy, facts,
-                                                                augment.value if augment else None)
+    s = load_search(search_file or DEFAULT_SEARCH).for_command(
+        max_params, min_accuracy, facts, augment.value if augment else None, max_model_bytes=max_flash,
+        max_peak_activation_bytes=max_ram, max_macs=max_macs)
     workers = workers or os.cpu_count() or 1
     opts = SearchOptions(out=out, trials=trials, timeout=timeout or None, storage=storage, study_name=study_name,
                          workers=workers, threads=threads, epochs=epochs, subset=subset, seed=seed, backend=backend,
@@ -63,7 +67,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
     console.print(f"search {s.name}: {s.description}; on {facts.name} ({'x'.join(map(str, facts.shape))}, "
-                  f"{facts.classes} classes, augment {s.augment}); budget params <= {s.budget.max_params:,}, floor "
+                  f"{facts.classes} classes, augment {s.augment}); budget {budget_text(s.budget)}, floor "
                   f"{floor_text(s.min_accuracy)} val; rungs {rung_list(s, opts)} epochs ({pruner.value}); "
                   f"{workers} worker(s) x {per_worker} thread(s); warm start {'on' if warm_start else 'off'}; "
                   f"stops at {stop or 'Ctrl-C'} -> {out}", markup=False)

@@ -54,12 +54,13 @@ class Summary:
 
 def summarize(x: Union[str, Mapping, Spec]) -> Summary:
     spec = load_spec(x)
-    mem = memory(spec)
+    layers = infer(spec)
+    mem = memory(spec, layers)
     rows = tuple(
         Row(i, layer.op, layer.args.model_dump(exclude_defaults=True), info.out.shape, info.params,
             info.macs, info.out.rf, info.out.jump, m.in_elements, m.out_elements, m.live_elements,
             m.int8_weight_bytes)
-        for i, ((layer, info), m) in enumerate(zip(infer(spec), mem.rows))
+        for i, ((layer, info), m) in enumerate(zip(layers, mem.rows))
     )
     return Summary(spec.name, spec.input, rows, sum(r.params for r in rows), sum(r.macs for r in rows),
                    rows[-1].rf, mem)
@@ -67,7 +68,7 @@ def summarize(x: Union[str, Mapping, Spec]) -> Summary:
 
 def count_params(x: Union[str, Mapping, Spec]) -> int:
     """Exact trainable-parameter count from the spec alone; nothing is built."""
-    return summarize(x).params
+    return sum(info.params for _, info in infer(load_spec(x)))
 
 
 class Network(nn.Sequential):

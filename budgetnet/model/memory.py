@@ -104,12 +104,13 @@ def _encoder_live(t: int, d: int, heads: int, hidden: int) -> int:
     return max(stages)
 
 
-def memory(x: Union[str, Mapping, Spec]) -> Memory:
-    """Weight bytes and peak activation memory of a spec (see the module's conventions)."""
+def memory(x: Union[str, Mapping, Spec], layers=None) -> Memory:
+    """Weight bytes and peak activation memory of a spec (see the module's conventions);
+    `layers`: the spec's shape inference when the caller has it already."""
     spec = load_spec(x)
     rows = []
     in_shape = tuple(spec.input)
-    layers = infer(spec)
+    layers = layers if layers is not None else infer(spec)
     int8_total = 0
     for i, (layer, info) in enumerate(layers):
         out_shape = info.out.shape

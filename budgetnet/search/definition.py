@@ -87,7 +87,8 @@ class SearchDef(BaseModel):
     def candidate(self, values: dict[str, Any], epochs: int | None = None) -> Candidate:
         """The model of `values` with `epochs` (default: the budget's, else the template's)."""
         if self.family == "general":
-            f = general_space.fill(values, self.budget.max_params, epochs or self.top_epochs(), self.name, self.target())
+            f = general_space.fill(values, general_space.Limits.of(self.budget), epochs or self.top_epochs(), self.name,
+                                   self.target())
             return Candidate(f.spec, f.fill, f.arch)
         spec = load_spec(self.template, values)
         if epochs:
@@ -98,7 +99,11 @@ class SearchDef(BaseModel):
 
     def smallest_params(self) -> int | None:
         """The smallest model the space holds (general family), else None (unknown)."""
-        return general_space.smallest(self.space, self.target()) if self.family == "general" else None
+        return self.smallest_costs().get("params")
+
+    def smallest_costs(self) -> dict[str, int]:
+        """The least params, MACs, flash and RAM bytes of the space's models (general family; {}: unknown)."""
+        return general_space.smallest(self.space, self.target(), self.budget.dtype) if self.family == "general" else {}
 
     def target(self) -> general_space.Target:
         return general_space.Target(tuple(self.input or general_space.MNIST_SHAPE), self.classes or 10, self.augment)
@@ -108,11 +113,11 @@ class SearchDef(BaseModel):
         return self.budget.max_epochs or DEFAULT_EPOCHS
 
     def for_command(self, max_params: int | None = None, min_accuracy: float | None = None,
-                    data: DataFacts | None = None, augment: str | None = None) -> "SearchDef":
+                    data: DataFacts | None = None, augment: str | None = None, **limits) -> "SearchDef":
         """This search with a command's overrides, for the data it will train on (its shape and
         classes; a floor written for MNIST is dropped on other data unless given again); refused
         (SpecError) when the budget is below the smallest model the space holds for that data."""
-        s = self.with_budget(max_params=max_params)
+        s = self.with_budget(max_params=max_params, **limits)
         update: dict[str, Any] = {}
         if data is not None:
             update |= {"input": tuple(data.shape), "classes": data.classes}
@@ -122,6 +127,8 @@ class SearchDef(BaseModel):
             update |= {"min_accuracy": min_accuracy, "floor_for": "any"}
         if augment is not None:
             update["augment"] = augment
+        if s.family == "general" and s.budget.max_peak_activation_bytes is not None:  # what cuts RAM joins the space
+            update["space"] = {**{k: Dist.model_validate(d) for k, d in general_space.RAM_SPACE.items()}, **s.space}
         s = s.model_copy(update=update)
         if data is not None and s.family == "template":
             try:
@@ -132,10 +139,16 @@ class SearchDef(BaseModel):
                 raise DataError(f"{s.origin}: the template builds input {list(example.input)} with {example.classes} "
                                 f"classes; {data.name} has images {list(data.shape)} and {data.classes} classes "
                                 "(the general family fits any data)")
-        smallest = s.smallest_params()
-        if smallest is not None and s.budget.max_params is not None and smallest > s.budget.max_params:
-            raise SpecError(s.name, [Issue(("budget", "max_params"), f"budget {s.budget.max_params:,} params is below "
-                                           f"the smallest model of this search ({smallest:,} params); nothing to search")])
+        least = s.smallest_costs()
+        b = s.budget
+        for key, field, limit, unit in (("params", "max_params", b.max_params, "params"),
+                                        ("MACs", "max_macs", b.max_macs, "MACs"),
+                                        ("flash", "max_model_bytes", b.max_model_bytes, f"{b.dtype} weight bytes"),
+                                        ("RAM", "max_peak_activation_bytes", b.max_peak_activation_bytes,
+                                         f"{b.dtype} peak activation bytes")):
+            if limit is not None and key in least and least[key] > limit:
+                raise SpecError(s.name, [Issue(("budget", field), f"budget {limit:,} {unit} is below the smallest "
+                                               f"model of this search ({least[key]:,} {unit}); nothing to search")])
         return s
 
     def with_budget(self, **limits) -> "SearchDef":
@@ -187,20 +200,22 @@ def _check_general(search: SearchDef) -> SearchDef:
     keys, given = set(general_space.KEYS), set(search.space)
     if keys - given:
         issues.append(Issue(("space",), f"the general family needs ranges for: {', '.join(sorted(keys - given))}"))
-    if given - keys:
-        issues.append(Issue(("space",), f"the general family has no value named: {', '.join(sorted(given - keys))}"))
+    if given - keys - set(general_space.OPTIONAL):
+        issues.append(Issue(("space",), f"the general family has no value named: "
+                                        f"{', '.join(sorted(given - keys - set(general_space.OPTIONAL)))}"))
     if search.template:
         issues.append(Issue(("template",), "the general family builds its own layers; remove the template"))
-    issues += point_issues(search.reference, keys, ("reference",))
+    issues += point_issues(search.reference, keys, ("reference",), set(general_space.OPTIONAL))
     if issues:
         raise SpecError(search.origin, issues)
     return search
 
 
-def point_issues(points, keys: set[str], loc: tuple) -> list[Issue]:
-    """Points of a space (references, enqueued trials) must each set exactly its values."""
-    return [Issue(loc + (i,), f"must set exactly {sorted(keys)}")
-            for i, p in enumerate(points) if not isinstance(p, dict) or set(p) != keys]
+def point_issues(points, keys: set[str], loc: tuple, optional: set[str] = frozenset()) -> list[Issue]:
+    """Points of a space (references, enqueued trials) must each set exactly its values (an
+    optional one may be left out: the sampler fills it)."""
+    return [Issue(loc + (i,), f"must set exactly {sorted(keys)}" + (f" (and may set {sorted(optional)})" if optional else ""))
+            for i, p in enumerate(points) if not isinstance(p, dict) or not keys <= set(p) <= keys | optional]
 
 
 def load_points(path: str | Path, search: SearchDef) -> tuple[dict, ...]:
@@ -208,8 +223,9 @@ def load_points(path: str | Path, search: SearchDef) -> tuple[dict, ...]:
     before the sampler's own, selected or not on validation accuracy like any other."""
     origin = str(path)
     raw = read_yaml_file(Path(path), origin, kind=list)
-    keys = set(general_space.KEYS) if search.family == "general" else set(search.space)
-    issues = point_issues(raw, keys, ())
+    general = search.family == "general"
+    keys = set(general_space.KEYS) if general else set(search.space)
+    issues = point_issues(raw, keys, (), set(general_space.OPTIONAL) if general else frozenset())
     if issues:
         raise SpecError(origin, issues)
     return tuple(raw)

@@ -146,6 +146,13 @@ def _minutes(seconds: float | None, floor: float | None = 0.0) -> str:
     return "none" if seconds is None else f"{seconds / 60:.1f} min after the first trial started"
 
 
+def budget_text(b) -> str:
+    """'params <= 6,999, int8 RAM <= 2,500 B', ... for the limits a budget gives."""
+    parts = [("params", b.max_params, ""), ("MACs", b.max_macs, ""), (f"{b.dtype} flash", b.max_model_bytes, " B"),
+             (f"{b.dtype} RAM", b.max_peak_activation_bytes, " B")]
+    return ", ".join(f"{what} <= {limit:,}{unit}" for what, limit, unit in parts if limit is not None)
+
+
 def floor_text(floor: float | None) -> str:
     return "none (validation accuracy maximised)" if floor is None else f"{100 * floor:.2f}%"
 

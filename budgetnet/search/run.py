@@ -80,7 +80,9 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
         rec = rec.save(trial, params=s.params, macs=s.macs, epochs=spec.train.epochs,
                        **({"fill": round(s.params / search.budget.max_params, 4)} if search.budget.max_params else {}),
                        **({"arch": cand.arch} if cand.arch else {}))
-        reason = search.budget.exceeded(s.params, s.macs, spec.train.epochs)
+        dtype = search.budget.dtype
+        reason = search.budget.exceeded(s.params, s.macs, spec.train.epochs, s.memory.weight_bytes(dtype),
+                                        s.memory.peak_bytes(dtype))
         if reason:  # never built, never trained
             rec.save(trial, status="over_budget", reason=reason, seconds=0.0)
             _set_constraints(trial, search, s.params, None)
@@ -128,7 +130,11 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
 
 
 def study_name(search: SearchDef, opts: SearchOptions) -> str:
-    return opts.study_name or f"{search.name}-{search.budget.max_params}"
+    """SEARCH-PARAMS, with the other limits where given (another budget is another study)."""
+    b = search.budget
+    extra = "".join(f"-{tag}{limit}" for tag, limit in (("macs", b.max_macs), ("flash", b.max_model_bytes),
+                                                        ("ram", b.max_peak_activation_bytes)) if limit is not None)
+    return opts.study_name or f"{search.name}-{b.max_params}{extra}"
 
 
 def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:

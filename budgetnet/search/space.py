@@ -21,10 +21,11 @@ shifts for digits, mirror images and shifts (crops) for natural images, nothing 
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from budgetnet.model.compile import count_params
+from budgetnet.model.compile import count_params, summarize
 from budgetnet.errors import Issue, SpecError
 from budgetnet.spec.schema import Spec, load_spec
 
@@ -41,6 +42,10 @@ STRUCTURE_KEYS = ("stages", "convs1", "convs2", "convs3", "stem_k", "stem_ratio"
 RECIPE_KEYS = ("schedule", "lr", "batch_size", "step_frac", "gamma", "rotate", "translate",
                "label_smoothing", "weight_decay")
 KEYS = STRUCTURE_KEYS + RECIPE_KEYS
+# values a definition may leave out (their default is the layout without them); a RAM budget adds
+# them to the space, since they are what cuts activation memory: a stride-2 stem
+OPTIONAL = {"stem_stride": 1}
+RAM_SPACE = {"stem_stride": {"categorical": [1, 2]}}
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,12 @@ def scaled(base: Mapping[str, float], scale: float) -> dict[str, int]:
     return {k: max(MIN_WIDTH, round(b * scale)) for k, b in base.items()}
 
 
-def _conv_rows(width: int, k: int, size: tuple[int, int], separable: bool, in_width: int) -> tuple[list, tuple]:
+def _conv_rows(width: int, k: int, size: tuple[int, int], separable: bool, in_width: int,
+               stride: int = 1) -> tuple[list, tuple]:
     """One conv (or depthwise + pointwise pair) with ReLU and BN; returns rows and output size."""
-    pad = 0 if min(size) - (k - 1) >= MIN_MAP else k // 2
-    size = tuple(s - (k - 1) + 2 * pad for s in size)
-    conv = {"out": width, "k": k} | ({"padding": pad} if pad else {})
+    pad = 0 if (min(size) - k) // stride + 1 >= MIN_MAP else k // 2
+    size = tuple((s - k + 2 * pad) // stride + 1 for s in size)
+    conv = {"out": width, "k": k} | ({"stride": stride} if stride > 1 else {}) | ({"padding": pad} if pad else {})
     if separable:
         rows = [{"conv": {"out": in_width, "k": k, "groups": in_width} | ({"padding": pad} if pad else {})},
                 {"conv": {"out": width, "k": 1}}]
@@ -93,9 +99,10 @@ def layers(v: Mapping[str, Any], widths: Mapping[str, int], shape: tuple[int, in
             width = widths["stem"] if stem else widths[f"w{s}"]
             k = v["stem_k"] if stem else 3
             separable = bool(v["separable"]) and s > 1
-            conv, size = _conv_rows(width, k, size, separable, channels or shape[0])
+            stride = v.get("stem_stride", 1) if stem else 1
+            conv, size = _conv_rows(width, k, size, separable, channels or shape[0], stride)
             rows += conv + ([{"dropout": v["dropout"]}] if v["dropout"] > 0 else [])
-            stage.append(f"{'dw' if separable else ''}{width}" + (f"k{k}" if k != 3 else ""))
+            stage.append(f"{'dw' if separable else ''}{width}" + (f"k{k}" if k != 3 else "") + (f"s{stride}" if stride > 1 else ""))
             channels = width
         arch.append("-".join(stage))
         if s < len(convs):
@@ -159,18 +166,60 @@ def _raw(v: Mapping[str, Any], widths: Mapping[str, int], epochs: int, name: str
             "train": recipe(v, epochs, target.augment)}, arch
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The budgets a filled model must fit (None: no limit): parameters, MACs, and in `dtype`
+    the weight bytes (flash) and the peak activation bytes (RAM) of budgetnet.model.memory."""
+    params: int | None = None
+    macs: int | None = None
+    flash: int | None = None
+    ram: int | None = None
+    dtype: str = "int8"
+
+    @classmethod
+    def of(cls, budget) -> "Limits":
+        return cls(budget.max_params, budget.max_macs, budget.max_model_bytes, budget.max_peak_activation_bytes,
+                   budget.dtype)
+
+    def given(self) -> dict[str, int]:
+        return {k: v for k, v in (("params", self.params), ("MACs", self.macs), ("flash", self.flash),
+                                  ("RAM", self.ram)) if v is not None}
+
+    def costs(self, raw: dict) -> dict[str, int]:
+        """What `raw` uses of each given limit (memory is counted only when a byte limit is given)."""
+        if self.flash is None and self.ram is None and self.macs is None:
+            return {"params": count_params(raw)}
+        s = summarize(raw)
+        return {"params": s.params, "MACs": s.macs, "flash": s.memory.weight_bytes(self.dtype),
+                "RAM": s.memory.peak_bytes(self.dtype)}
+
+    def usage(self, raw: dict) -> float:
+        """The largest share of a limit `raw` uses: <= 1 fits every limit."""
+        costs = self.costs(raw)
+        return max(costs[k] / limit for k, limit in self.given().items())
+
+    def describe(self, raw: dict) -> str:
+        costs = self.costs(raw)
+        return ", ".join(f"{k} {costs[k]:,} > {limit:,}" for k, limit in self.given().items() if costs[k] > limit)
+
+
+def _usage(v, widths, target: Target, limits: Limits) -> float:
+    return limits.usage(_raw(v, widths, 1, "probe", target)[0])
+
+
 def _params(v, widths, target: Target, epochs=1) -> int:
     return count_params(_raw(v, widths, epochs, "probe", target)[0])
 
 
-def fits_at_all(v: Mapping[str, Any], budget: int, target: Target = MNIST) -> dict:
-    """The structure, shrunk just enough for its narrowest form to fit the budget: convs dropped
+def fits_at_all(v: Mapping[str, Any], limits: Limits, target: Target = MNIST) -> dict:
+    """The structure, shrunk just enough for its narrowest form to fit the limits: convs dropped
     (the largest stage, last first), then a stage, then the cheaper choice of each categorical
     (no transitions, a 3x3 stem, separable convs). Raises SpecError when nothing fits."""
     v = dict(v)
     narrowest = {k: MIN_WIDTH for k in base_widths(v)}
-    cheaper = [("transition", "none"), ("stem_k", 3), ("separable", True)]
-    while _params(v, narrowest, target) > budget:
+    cheaper = [("transition", "none"), ("stem_k", 3), ("separable", True)] + \
+        ([("stem_stride", 2)] if "stem_stride" in v else [])  # the stride only where the space has it
+    while _usage(v, narrowest, target, limits) > 1:
         counts = [v["convs1"], v["convs2"], v["convs3"]][: v["stages"]]
         if max(counts) > 1:
             s = max(i for i, c in enumerate(counts) if c == max(counts)) + 1
@@ -181,23 +230,27 @@ def fits_at_all(v: Mapping[str, Any], budget: int, target: Target = MNIST) -> di
             key, value = cheaper.pop(0)
             v[key] = value
         else:
-            raise SpecError("general", [Issue(("budget",), f"the structure's narrowest form has "
-                                              f"{_params(v, narrowest, target):,} params > budget {budget:,}")])
+            raw = _raw(v, narrowest, 1, "probe", target)[0]
+            raise SpecError("general", [Issue(("budget",), f"the structure's narrowest form is over budget: "
+                                              f"{limits.describe(raw)}")])
     return v
 
 
-def fill(v: Mapping[str, Any], budget: int, epochs: int, name: str = "general", target: Target = MNIST) -> Filled:
-    """Scale the sample's widths so that its parameter count is as close to `budget` as the
-    channel granularity allows, never above. Bisection on one width multiplier (the count grows
-    with every width), then single channels added wherever they still fit."""
-    v = fits_at_all(v, budget, target)
+def fill(v: Mapping[str, Any], limits: Limits | int, epochs: int, name: str = "general",
+         target: Target = MNIST) -> Filled:
+    """Scale the sample's widths so that it uses as much of its tightest limit as the channel
+    granularity allows, never more of any (a plain int: a parameter budget). Bisection on one
+    width multiplier (every count grows with every width), then single channels added wherever
+    they still fit."""
+    limits = Limits(params=limits) if isinstance(limits, int) else limits
+    v = fits_at_all(v, limits, target)
     base = base_widths(v)
     lo, hi = 0.0, 1.0
-    while _params(v, scaled(base, hi), target) <= budget:
+    while _usage(v, scaled(base, hi), target, limits) <= 1:
         hi *= 2
     for _ in range(30):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _params(v, scaled(base, mid), target) <= budget else (lo, mid)
+        lo, hi = (mid, hi) if _usage(v, scaled(base, mid), target, limits) <= 1 else (lo, mid)
     widths = scaled(base, lo)
     used = _used_keys(v) & set(widths)
     grown = True
@@ -205,13 +258,13 @@ def fill(v: Mapping[str, Any], budget: int, epochs: int, name: str = "general", 
         grown = False
         for key in sorted(used, key=lambda k: -widths[k]):
             trial = dict(widths, **{key: widths[key] + 1})
-            if _params(v, trial, target) <= budget:
+            if _usage(v, trial, target, limits) <= 1:
                 widths, grown = trial, True
     raw, arch = _raw(v, widths, epochs, name, target)
     spec = load_spec(raw)
-    params = count_params(spec)
-    assert params <= budget, (params, budget)  # the bisection above only accepts fitting widths
-    return Filled(spec, params, params / budget, arch)
+    usage = limits.usage(raw)
+    assert usage <= 1, (usage, limits)  # the bisection above only accepts fitting widths
+    return Filled(spec, count_params(spec), usage, arch)
 
 
 def _used_keys(v: Mapping[str, Any]) -> set[str]:
@@ -223,15 +276,16 @@ def _used_keys(v: Mapping[str, Any]) -> set[str]:
     return keys
 
 
-def smallest(space: Mapping[str, Any], target: Target = MNIST) -> int:
-    """Parameters of the space's smallest model for `target`: fewest stages and convs, narrowest
-    widths, over every categorical structure choice. `space` maps each key to its Dist."""
+def smallest(space: Mapping[str, Any], target: Target = MNIST, dtype: str = "int8") -> dict[str, int]:
+    """The least of each cost (params, MACs, flash and RAM bytes in `dtype`) over the space's
+    smallest models for `target`: fewest stages and convs, narrowest widths, every categorical
+    structure choice. `space` maps each key to its Dist."""
     low = {k: d.example() for k, d in space.items()}  # the low end of every range
-    best = None
-    for stem_k in space["stem_k"].categorical:
-        for transition in space["transition"].categorical:
-            for separable in space["separable"].categorical:
-                v = dict(low, stem_k=stem_k, transition=transition, separable=separable, schedule="onecycle")
-                n = _params(v, {k: MIN_WIDTH for k in base_widths(v)}, target)
-                best = n if best is None else min(best, n)
+    probe = Limits(flash=1, dtype=dtype)  # a byte limit: every cost is counted
+    best: dict[str, int] = {}
+    choices = [k for k in ("stem_k", "transition", "separable", "stem_stride") if k in space]
+    for combo in itertools.product(*(space[k].categorical for k in choices)):
+        v = dict(low, **dict(zip(choices, combo)), schedule="onecycle")
+        costs = probe.costs(_raw(v, {k: MIN_WIDTH for k in base_widths(v)}, 1, "probe", target)[0])
+        best = {k: min(best.get(k, c), c) for k, c in costs.items()}
     return best

@@ -94,11 +94,15 @@ class Budget(_Strict):
     max_peak_activation_bytes: Optional[PositiveInt] = None   # live activations at the peak, batch 1
     dtype: Literal["int8", "fp32"] = "int8"                   # what the byte limits count
 
-    def exceeded(self, params: int, macs: int, epochs: int) -> str | None:
-        """The first limit a model counted from its spec is over, as text; None when it fits."""
+    def exceeded(self, params: int, macs: int, epochs: int, model_bytes: int | None = None,
+                 peak_bytes: int | None = None) -> str | None:
+        """The first limit a model counted from its spec is over, as text; None when it fits.
+        The byte counts are in this budget's dtype (budgetnet.model.memory)."""
         for what, actual, limit in (("params", params, self.max_params), ("MACs", macs, self.max_macs),
-                                    ("epochs", epochs, self.max_epochs)):
-            if limit is not None and actual > limit:
+                                    ("epochs", epochs, self.max_epochs),
+                                    (f"{self.dtype} weight bytes", model_bytes, self.max_model_bytes),
+                                    (f"{self.dtype} peak activation bytes", peak_bytes, self.max_peak_activation_bytes)):
+            if limit is not None and actual is not None and actual > limit:
                 return f"{what} {actual:,} > {limit:,}"
         return None
 
