@@ -63,6 +63,8 @@ def test_outputs_exist_and_best_complies(smoke):
     assert 0 < summary["best"]["test_acc"] <= 1
     board = pd.read_csv(smoke / "leaderboard.csv")
     assert board["test_acc"].notna().sum() == 1  # test accuracy only for the confirmed winner
+    done = board[board["val_acc"].notna()]
+    assert ((done["val_lo"] <= done["val_acc"]) & (done["val_acc"] <= done["val_hi"])).all()
 
 
 @pytest.mark.integration

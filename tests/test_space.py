@@ -193,3 +193,12 @@ def test_flash_ram_and_mac_budgets_are_never_exceeded_and_the_tightest_is_filled
         assert s.params <= search.budget.max_params and cand.fill >= space.MIN_FILL
     with pytest.raises(SpecError, match="max_peak_activation_bytes: budget 1,000 int8 peak activation bytes is below"):
         load_search("general").for_command(None, max_peak_activation_bytes=1_000)
+
+
+def test_validation_readings_carry_their_binomial_interval():
+    from budgetnet.search.record import wilson
+
+    lo, hi = wilson(0.994, 5_000)
+    assert 0.9913 < lo < 0.9916 and 0.9957 < hi < 0.9959  # +-0.2 points: a 99.40% floor is noisy
+    lo, hi = wilson(1.0, 100)
+    assert hi == pytest.approx(1.0) and lo < 0.97

@@ -11,7 +11,7 @@ import typer
 
 from budgetnet.cli.common import console, data_option
 from budgetnet.search.options import Augment, Objective, Pruner
-from budgetnet.search.record import TrialRecord, is_feasible, status_of
+from budgetnet.search.record import TrialRecord, is_feasible, records, status_of, wilson
 
 
 def search(search_file: Optional[str] = typer.Argument(None, help="Search definition (file or shipped name: general, lean7k, under7k, ...). Default: general, the CNN family filled to any budget."),
@@ -52,7 +52,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     from budgetnet.search.definition import DEFAULT_SEARCH, load_points, load_search
     from budgetnet.search.report import budget_text, confirm_winner, finalize, floor_text
 
-    from budgetnet.data.datasets import describe
+    from budgetnet.data.datasets import describe, validation_size
 
     facts = describe(data)
     s = load_search(search_file or DEFAULT_SEARCH).for_command(
@@ -99,8 +99,11 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
         raise typer.Exit(1)
     b = summary.best
     test = f", test {100 * b['test_acc']:.2f}% (retrained, final epoch)" if "test_acc" in b else ""
+    n = validation_size(data) if not subset else None  # --subset trims training images only
+    lo, hi = wilson(b["val_acc"], n) if n else (None, None)
+    interval = f" (95% interval {100 * lo:.2f}-{100 * hi:.2f}% on {n:,} images)" if n else ""
     console.print(f"best: trial {b['trial']}, {b['params']:,} params, {b['epochs']} epochs, val "
-                  f"{100 * b['val_acc']:.2f}%{test} -> {out / 'best.yaml'}")
+                  f"{100 * b['val_acc']:.2f}%{interval}{test} -> {out / 'best.yaml'}")
     if confirm:
         def on_epoch(stat, result):
             console.print(f"  confirm seed {result.metrics.seed} epoch {stat.epoch:>2} {stat.seconds:.0f}s")
@@ -151,6 +154,9 @@ class TrialReport:
         return f"{self.trained} trained, {best}"
 
     def on_trial(self, study, trial):
+        if self.best is None:  # a resumed study: "best" is the study's, not this session's
+            done = [r.val_acc for _, r in records(study) if r.complete and r.val_acc is not None]
+            self.best = max(done) if done else None
         rec = TrialRecord.of(trial)
         status = status_of(trial)
         elapsed = time.perf_counter() - self.start

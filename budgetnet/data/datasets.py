@@ -167,6 +167,12 @@ def load_dataset(data: str | Path | None = None, full_train: bool = False, subse
     return Dataset(train, val, test, facts)
 
 
+def validation_size(data: str | Path | None = None) -> int:
+    """Images in the fixed validation split of the data `data` names."""
+    a = resolve(data)
+    return len(validation_indices(a.y_train, a.fingerprint == MNIST_FINGERPRINT))
+
+
 def describe(data: str | Path | None = None) -> DataFacts:
     """The facts of the data `data` names, statistics over the whole training file."""
     return load_dataset(data, full_train=True).facts

@@ -61,6 +61,17 @@ class TrialRecord:
         return self.status == "complete"
 
 
+def wilson(acc: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson interval of an accuracy measured on n images: how far the truth may be
+    from one validation reading (99.4% on 5,000 images: 99.14-99.58%; one standard error is
+    0.11 points)."""
+    if n <= 0:
+        return 0.0, 1.0
+    centre = (acc + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((acc * (1 - acc) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def status_of(trial) -> str:
     """The record's status, or the trial's state where the record has none (running, failed)."""
     status = TrialRecord.of(trial).status

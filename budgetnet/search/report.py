@@ -12,9 +12,9 @@ import optuna
 import pandas as pd
 
 from budgetnet import atomic
-from budgetnet.data.datasets import describe
+from budgetnet.data.datasets import describe, validation_size
 from budgetnet.search import plots
-from budgetnet.search.record import TrialRecord, records, status_of
+from budgetnet.search.record import TrialRecord, records, status_of, wilson
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions
 from budgetnet.search.run import SearchSummary, rung_list
@@ -80,6 +80,10 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
     summary = summarize_study(study, search, opts, wall, tl.first_feasible_s)
     found = best_trial(study)
     df = leaderboard(study)
+    n_val = validation_size(opts.data)
+    if not df.empty and "val_acc" in df:  # each validation reading with its 95% binomial interval
+        bounds = df["val_acc"].map(lambda v: wilson(v, n_val) if pd.notna(v) else (None, None))
+        df["val_lo"], df["val_hi"] = bounds.map(lambda b: b[0]), bounds.map(lambda b: b[1])
     if found is not None:
         best, rec = found
         spec = search.spec(best.params, rec.epochs or opts.epochs)
@@ -178,7 +182,7 @@ def _markdown(df: pd.DataFrame, search: SearchDef, s: SearchSummary) -> str:
         show[col] = show[col].map(lambda v: v.replace("|", "\\|") if isinstance(v, str) else v)
     if "fill" in show:
         show["fill"] = show["fill"].map(lambda v: f"{v:.3f}" if pd.notna(v) else "")
-    for col in ("val_acc", "best_val_acc", "test_acc"):
+    for col in ("val_acc", "best_val_acc", "test_acc", "val_lo", "val_hi"):
         if col in show:
             show[col] = show[col].map(lambda v: f"{100 * v:.2f}" if pd.notna(v) else "")
     return head + show.to_markdown(index=False) + "\n"
