@@ -10,7 +10,7 @@ FLOORS = {"errors": 0, "atomic": 0, "figures": 0,
           "model": 2,
           "training": 3,
           "compliance": 4, "report": 4,
-          "search": 5,
+          "search": 5, "export": 5,
           "cli": 6}
 
 

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from budgetnet.cli import bench, check, models, results, search, training
+from budgetnet.cli import bench, check, export, models, results, search, training
 from budgetnet.errors import BudgetnetError
 
 
@@ -25,7 +25,7 @@ class _Group(TyperGroup):
 
 app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Find and prove small networks that hit an accuracy target inside a parameter budget.")
-for module in (models, training, check, search, results):
+for module in (models, training, check, search, results, export):
     module.register(app)
 app.add_typer(bench.app, name="bench")
 

@@ -7,10 +7,31 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from budgetnet.cli.common import console, print_json, data_option
+from budgetnet.cli.common import console, data_option, print_json, set_threads
 
 app = typer.Typer(help="Benchmarks: figures and ratios against a baseline measured in the same run.",
                   no_args_is_help=True)
+
+
+@app.command()
+def latency(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt."),
+            exported: Optional[Path] = typer.Option(None, help="A budgetnet export folder (model.onnx, model_int8.onnx) to time with onnxruntime."),
+            runs: int = typer.Option(200, min=1, help="Timed runs of each (after 20 warm-up runs); the median is reported."),
+            threads: int = typer.Option(1, min=1, help="Threads of torch and onnxruntime (1: as a small device runs it; more threads at batch 1 mostly wait on each other)."),
+            as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """Batch-1 CPU latency: torch eager, and onnxruntime fp32 and int8 where exported; median of
+    N runs, in one run (a figure, never a rule: run it on a quiet machine)."""
+    from budgetnet.export.latency import latency as measure
+
+    set_threads(threads)
+    r = measure(checkpoint, exported, runs)
+    if as_json:
+        print_json(r)
+        return
+    parts = [f"{label} {r[key]:.3f} ms" for label, key in (("torch eager", "torch_eager_ms"),
+                                                         ("onnxruntime fp32", "onnxruntime_fp32_ms"),
+                                                         ("onnxruntime int8", "onnxruntime_int8_ms")) if key in r]
+    console.print(f"{r['model']}, batch 1, {r['threads']} thread(s), median of {r['runs']}: " + ", ".join(parts))
 
 
 @app.command()

@@ -17,6 +17,14 @@ STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow"}
 FORMATS = ("text", "json", "junit", "github")
 
 
+def _is_export_record(path: Path) -> bool:
+    import json
+    try:
+        return json.loads(path.read_text()).get("format", "").startswith("budgetnet-export/")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def check(specs: List[str] = typer.Argument(None, help="Spec files, directories, globs, zoo names, path/net.py:Class, or weights (.pt, .pth, .safetensors)."),
           max_params: Optional[int] = typer.Option(None, min=1, help="Inclusive: params <= N complies."),
           max_macs: Optional[int] = typer.Option(None, min=1, help="Inclusive: MACs per image <= N complies."),
@@ -47,7 +55,11 @@ def check(specs: List[str] = typer.Argument(None, help="Spec files, directories,
     from budgetnet.compliance.inputs import parse_input_shape, parse_kwargs
 
     if verify_record is not None:
-        code, lines = verify(verify_record)
+        if _is_export_record(verify_record):
+            from budgetnet.export.onnx import verify as verify_export
+            code, lines = verify_export(verify_record)
+        else:
+            code, lines = verify(verify_record)
         for line in lines:
             console.print(line, markup=False)
         console.print(f"record {verify_record}: {'verified' if code == 0 else 'does not verify'} -> exit {code}",
