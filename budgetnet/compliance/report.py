@@ -112,16 +112,24 @@ def write_record(path: str | Path, data: dict) -> None:
     atomic.write_json(path, data)
 
 
+def read_record(path: str | Path, fmt: str, what: str) -> tuple[dict | None, str]:
+    """A JSON record with the format tag `fmt`, or None and the one line that says why not."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        return None, f"{path}: cannot read the record ({getattr(e, 'strerror', None) or e})"
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        return None, f"{path}: not a budgetnet {what} record (no '{fmt}' format tag)"
+    return data, ""
+
+
 def verify_record(path: str | Path) -> tuple[int, list[str]]:
     """Re-hash every recorded file and re-check every input under its recorded rules.
     (exit code, lines): 0 every file and verdict is the same, 1 something changed, 2 the record
     or a file it names cannot be read."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        return 2, [f"{path}: cannot read the record ({getattr(e, 'strerror', None) or e})"]
-    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
-        return 2, [f"{path}: not a budgetnet check record (no '{RECORD_FORMAT}' format tag)"]
+    data, why = read_record(path, RECORD_FORMAT, "check")
+    if data is None:
+        return 2, [why]
     code, lines = 0, []
     options = data.get("options") or {}
     for item in data.get("inputs", []):

@@ -20,7 +20,6 @@ onnx, onnxruntime and onnxscript are the `export` extra: `pip install -e ".[expo
 from __future__ import annotations
 
 import importlib
-import json
 import platform
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import torch
 from budgetnet import atomic
 from budgetnet.data.datasets import Dataset, normalize
 from budgetnet.compliance.inputs import sha256
+from budgetnet.compliance.report import read_record
 from budgetnet.errors import BudgetnetError
 from budgetnet.training.checkpoint import load_checkpoint
 from budgetnet.training.runs import recorded_data
@@ -190,12 +190,9 @@ def _calibration(dataset: Dataset) -> np.ndarray:
 def verify(path: str | Path) -> tuple[int, list[str]]:
     """Re-hash an export record's files and re-measure its accuracies with onnxruntime.
     (exit code, lines): 0 the same, 1 something changed, 2 unreadable or missing."""
-    try:
-        record = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        return 2, [f"{path}: cannot read the record ({getattr(e, 'strerror', None) or e})"]
-    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
-        return 2, [f"{path}: not a budgetnet export record"]
+    record, why = read_record(path, RECORD_FORMAT, "export")
+    if record is None:
+        return 2, [why]
     code, lines = 0, []
     for name, f in {"checkpoint": record["checkpoint"], **record["files"]}.items():
         if not Path(f["path"]).is_file():
