@@ -28,6 +28,13 @@ from budgetnet.training.loop import train
 
 
 
+def _fill(cand, params: int, max_params: int | None) -> dict:
+    """The share of its budget a candidate uses: the general family's tightest limit, else params."""
+    if cand.fill is not None:
+        return {"fill": round(cand.fill, 4)}
+    return {"fill": round(params / max_params, 4)} if max_params else {}
+
+
 def _set_constraints(trial: optuna.Trial, search: SearchDef, params: int | None, val_acc: float | None) -> None:
     """Constraint values for the sampler (feasible when <= 0): budget excess, accuracy deficit.
     Over-budget samples score hundreds, under-floor ones hundredths: TPE learns both apart."""
@@ -78,7 +85,7 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
             raise optuna.TrialPruned("invalid spec") from None
         s = summarize(spec)
         rec = rec.save(trial, params=s.params, macs=s.macs, epochs=spec.train.epochs,
-                       **({"fill": round(s.params / search.budget.max_params, 4)} if search.budget.max_params else {}),
+                       **_fill(cand, s.params, search.budget.max_params),
                        **({"arch": cand.arch} if cand.arch else {}))
         dtype = search.budget.dtype
         reason = search.budget.exceeded(s.params, s.macs, spec.train.epochs, s.memory.weight_bytes(dtype),
