@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
+from budgetnet.errors import UsageError
 from budgetnet.cli.common import console, data_option, print_json, set_threads
 
 app = typer.Typer(help="Benchmarks: figures and ratios against a baseline measured in the same run.",
@@ -153,8 +154,7 @@ def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", he
 
     unknown = [s for s in setups if s not in SETUPS]
     if unknown:
-        console.print(f"error: unknown setup {unknown[0]!r}; choose from {', '.join(SETUPS)}", style="red", markup=False)
-        raise typer.Exit(2)
+        raise UsageError(f"--setup: unknown setup {unknown[0]!r}; choose from {', '.join(SETUPS)}")
 
     def on_trial(study, trial):
         if not as_json:

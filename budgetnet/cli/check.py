@@ -1,6 +1,7 @@
 """`budgetnet check`: the verdict CI gates on."""
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -9,12 +10,22 @@ from rich.table import Table
 from rich.text import Text
 
 from budgetnet.compliance.rules import check_many, exit_code, load_rules
+from budgetnet.errors import UsageError
 from budgetnet.cli.common import DATA_HELP, console, data_option, print_json
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow"}
 
 
-FORMATS = ("text", "json", "junit", "github")
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    junit = "junit"     # JUnit XML
+    github = "github"   # workflow annotations
+
+
+class Dtype(str, Enum):
+    int8 = "int8"
+    fp32 = "fp32"
 
 
 def _is_export_record(path: Path) -> bool:
@@ -37,12 +48,12 @@ def check(specs: List[str] = typer.Argument(None, help="Spec files, directories,
           min_rf: Optional[int] = typer.Option(None, min=1, help="Inclusive: receptive field at the classifier >= N."),
           max_model_bytes: Optional[int] = typer.Option(None, min=1, help="Inclusive: bytes of the weights (int8 unless --dtype fp32; batch norm folded, per-channel scales counted) <= B."),
           max_peak_activation_bytes: Optional[int] = typer.Option(None, min=1, help="Inclusive: bytes of the activations alive at once at batch 1, the network input counted (int8 unless --dtype fp32) <= B."),
-          dtype: Optional[str] = typer.Option(None, help="int8 (default) or fp32: what the byte limits count."),
+          dtype: Optional[Dtype] = typer.Option(None, help="int8 (default) or fp32: what the byte limits count."),
           rules: Optional[Path] = typer.Option(None, help="YAML file of rules (same names as these flags, snake_case)."),
           data: Optional[str] = data_option("Data for --min-accuracy; default: the data a checkpoint records (other data is refused by fingerprint), the embedded MNIST for a Python class. " + DATA_HELP.split(": ", 1)[1]),
           input_shape: str = typer.Option("1,28,28", "--input", help="C,H,W of the zero image a Python class is counted on."),
           kwargs: Optional[str] = typer.Option(None, help="JSON object of constructor arguments for a Python class."),
-          output: str = typer.Option("text", "--format", help="text, json, junit (JUnit XML) or github (workflow annotations)."),
+          output: Format = typer.Option(Format.text, "--format", help="text, json, junit (JUnit XML) or github (workflow annotations)."),
           as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
           record: Optional[Path] = typer.Option(None, help="Write an audit record (JSON): sha256 of every input file, effective rules and their origin, verdicts, versions, UTC time."),
           verify_record: Optional[Path] = typer.Option(None, help="Re-check a record: the files still hash the same and the verdicts still hold.")):
@@ -65,19 +76,16 @@ def check(specs: List[str] = typer.Argument(None, help="Spec files, directories,
         console.print(f"record {verify_record}: {'verified' if code == 0 else 'does not verify'} -> exit {code}",
                       markup=False)
         raise typer.Exit(code)
-    output = "json" if as_json else output
-    if output not in FORMATS or not specs or (weights is not None and len(specs) != 1):
-        why = (f"--format must be one of {', '.join(FORMATS)}" if output not in FORMATS else
-               "give at least one input (or --verify-record FILE)" if not specs else
-               "--weights checks one input; give exactly one")
-        console.print(f"error: {why}", style="red", markup=False)
-        raise typer.Exit(2)
+    output = "json" if as_json else output.value
+    if not specs or (weights is not None and len(specs) != 1):
+        raise UsageError("give at least one input (or --verify-record FILE)" if not specs else
+                         "--weights checks one input; give exactly one")
     shape, ctor = parse_input_shape(input_shape), parse_kwargs(kwargs)
     file_rules = load_rules(rules) if rules else None
     flags = dict(max_params=max_params, max_macs=max_macs, max_epochs=max_epochs, min_accuracy=min_accuracy,
                  require_ops=tuple(require_op), forbid_ops=tuple(forbid_op), max_fc_params=max_fc_params,
                  min_rf=min_rf, max_model_bytes=max_model_bytes,
-                 max_peak_activation_bytes=max_peak_activation_bytes, dtype=dtype)
+                 max_peak_activation_bytes=max_peak_activation_bytes, dtype=dtype.value if dtype else None)
     results = check_many(specs, weights=weights, rules=file_rules, data=data, input_shape=shape,
                          kwargs=ctor, **flags)
     code = exit_code(results)
