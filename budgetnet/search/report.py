@@ -77,7 +77,9 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
 
     out = opts.out
     tl = timeline(study, search.min_accuracy, search.budget.max_params)
-    summary = summarize_study(study, search, opts, wall, tl.first_feasible_s)
+    # the study's wall time (first trial start to last end): a command that only resumes or
+    # finalizes a study would otherwise report its own few seconds
+    summary = summarize_study(study, search, opts, max(wall, tl.wall_seconds), tl.first_feasible_s)
     found = best_trial(study)
     df = leaderboard(study)
     n_val = validation_size(opts.data)
