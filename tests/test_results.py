@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from budgetnet.compliance.rules import check
+from budgetnet.errors import BudgetnetError
 from budgetnet.report.results import CI_SETTING, collect, confirm, table, write_results
 from budgetnet.training.runs import evaluate_checkpoint
 
@@ -99,7 +100,7 @@ def test_full_train_confirmation_is_recorded_and_not_mixed(tmp_path):
     out = tmp_path / "reports" / "m3"
     r = confirm(_short_mnistnet3(), out, seeds=(0,), subset=256, full_train=True)
     assert r["full_train"] and r["seeds"][0]["val_acc"] is None and r["seeds"][0]["test_acc"] > 0
-    with pytest.raises(ValueError, match="full_train"):
+    with pytest.raises(BudgetnetError, match="full_train"):
         confirm(_short_mnistnet3(), out, seeds=(0,), subset=256)  # same runs, other protocol
     (model,) = collect(tmp_path / "reports")["models"]
     assert model["full_train"] and "| 256 |" in table({"models": [model]})
