@@ -73,6 +73,7 @@ def spread(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a c
            full_train: bool = typer.Option(False, "--full-train", help="Train on all training images, as the confirmation did."),
            jobs: int = typer.Option(1, min=1, help="Settings trained at once; one per core (a threads-2 run takes two)."),
            subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
+           data: Optional[str] = data_option(),
            as_json: bool = typer.Option(False, "--json", help="Print spread.json.")):
     """Train one seed of a spec under several CPU kernel choices (ATen, oneDNN and MKL instruction
     sets, thread counts) and lay the final-epoch test accuracies side by side: the spread another
@@ -84,7 +85,7 @@ def spread(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a c
             console.print(f"  {run_dir.name} done -> {run_dir}")
 
     chosen = tuple(s.value for s in settings) or DEFAULT_SETTINGS
-    record = measure(spec, out, seed, chosen, full_train, jobs, on_done, subset)
+    record = measure(spec, out, seed, chosen, full_train, jobs, on_done, subset, data)
     if as_json:
         print_json(record)
         return

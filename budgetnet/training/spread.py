@@ -48,16 +48,16 @@ ELSEWHERE = "elsewhere.json"  # the same seed retrained on other machines, as re
 
 
 def run_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_train: bool,
-                subset: int | None = None) -> Path:
+                subset: int | None = None, data: str | None = None) -> Path:
     """Train one seed under one setting in a fresh process (the variables are read when torch
     loads); resumable."""
     env = {k: v for k, v in os.environ.items() if k not in _ALL_VARIABLES} | setting.env
     return train_process(spec_path, out / setting.name, seed, threads=setting.threads, full_train=full_train,
-                         subset=subset, env=env, label=f" under '{setting.name}'")
+                         subset=subset, data=data, env=env, label=f" under '{setting.name}'")
 
 
 def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, full_train: bool = False,
-            jobs: int = 1, on_done=None, subset: int | None = None) -> dict:
+            jobs: int = 1, on_done=None, subset: int | None = None, data: str | None = None) -> dict:
     """Train `seed` of `spec` under each setting (`jobs` at a time) and write OUT/spread.json and
     OUT/spread.md; every finished setting in OUT is included, so runs made earlier add up."""
     out, spec = Path(out), load_spec(spec)
@@ -68,7 +68,7 @@ def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, ful
     spec_path = out / "spec.yaml"
     atomic.write_text(spec_path, spec.to_yaml())
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for run_dir in pool.map(lambda s: run_setting(spec_path, out, seed, SETTINGS[s], full_train, subset),
+        for run_dir in pool.map(lambda s: run_setting(spec_path, out, seed, SETTINGS[s], full_train, subset, data),
                                 settings):
             if on_done:
                 on_done(run_dir)
