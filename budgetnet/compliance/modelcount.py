@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from budgetnet.model import blocks, layers
+from budgetnet.model.memory import per_channel_bytes
 
 CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d, layers.Conv2d)
 LINEAR = (nn.Linear, layers.Linear)
@@ -128,8 +129,7 @@ def _int8_bytes(order) -> int:
         nxt = order[i + 1][0] if i + 1 < len(order) else None
         if isinstance(m, (*CONV, *LINEAR)):
             bias = getattr(m, "bias", None) is not None or isinstance(nxt, NORMS)
-            out = m.weight.shape[0]
-            total += m.weight.numel() + out * (4 + 1 + (4 if bias else 0))
+            total += m.weight.numel() + per_channel_bytes(m.weight.shape[0], bias)
         elif isinstance(m, NORMS) and isinstance(prev, (*CONV, *LINEAR)):
             continue  # folded into the conv before it
         else:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from budgetnet.data.sources import EMBEDDED_NAME, MNIST, Arrays, resolve  # noqa: F401 (re-exported)
+from budgetnet.data.sources import EMBEDDED_NAME, MNIST, Arrays, resolve  # noqa: F401 (EMBEDDED_NAME, MNIST: re-exported)
 from budgetnet.errors import DataError
 
 # the embedded MNIST's fingerprint (tests/test_data.py recomputes it): its copies keep its split
@@ -55,11 +55,6 @@ class DataFacts:
         d = asdict(self)
         return d | {k: list(d[k]) for k in ("shape", "mean", "std")} | \
             {"class_names": list(self.class_names) if self.class_names else None}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DataFacts":
-        return cls(**{**d, "shape": tuple(d["shape"]), "mean": tuple(d["mean"]), "std": tuple(d["std"]),
-                      "class_names": tuple(d["class_names"]) if d.get("class_names") else None})
 
     @property
     def is_mnist(self) -> bool:
@@ -105,16 +100,22 @@ class Dataset:
             raise DataError(f"{source}: the spec does not fit {self.name}: " + "; ".join(wrong))
 
 
-def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
-    """(x - mean) / std per channel. One channel (or a run recorded before per-channel
-    statistics) divides by plain floats, exactly as every committed MNIST run did."""
+def normalizer(mean, std, device=None) -> tuple:
+    """The statistics as `normalize` uses them: plain floats for one channel (or a run recorded
+    before per-channel statistics), exactly as every committed MNIST run divided; (1, C, 1, 1)
+    tensors on `device` otherwise. Call it once, outside a training loop."""
     if isinstance(mean, (int, float)):
-        return (x - mean) / std
+        return mean, std
     if len(mean) == 1:
-        return (x - mean[0]) / std[0]
-    m = torch.tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    return (x - m) / s
+        return mean[0], std[0]
+    return (torch.tensor(mean, device=device).view(1, -1, 1, 1), torch.tensor(std, device=device).view(1, -1, 1, 1))
+
+
+def normalize(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """(x - mean) / std per channel; `mean` and `std` as `normalizer` gives them, or as recorded."""
+    if not isinstance(mean, (int, float, torch.Tensor)):
+        mean, std = normalizer(mean, std, x.device)
+    return (x - mean) / std
 
 
 def validation_indices(y: np.ndarray, mnist_split: bool) -> np.ndarray:

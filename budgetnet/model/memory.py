@@ -72,20 +72,18 @@ class Memory:
                 "peak_row": self.peak_row, "peak_row_unas": self.peak_row_unas}
 
 
-def _per_channel(out: int, bias: bool) -> int:
+def per_channel_bytes(out: int, bias: bool) -> int:
     return out * (4 + 1 + (4 if bias else 0))  # scale, zero point, int32 bias
 
 
 def _int8_weights(op: str, args, in_shape: tuple[int, ...], params: int, folded_bias: bool) -> int:
-    if op == "conv":
-        return params - (args.out if args.bias else 0) + _per_channel(args.out, args.bias or folded_bias)
-    if op == "linear":
-        return params - (args.out if args.bias else 0) + _per_channel(args.out, args.bias or folded_bias)
+    if op in FOLDS_INTO:  # conv, linear
+        return params - (args.out if args.bias else 0) + per_channel_bytes(args.out, args.bias or folded_bias)
     if op == "encoder":
         t, d = in_shape
         hidden = int(round(d * args.mlp_ratio))
         linears = ((d, 3 * d), (d, d), (d, hidden), (hidden, d))  # qkv, proj, fc1, fc2; every one with a bias
-        return sum(i * o + _per_channel(o, True) for i, o in linears) + 4 * (4 * d)  # + two layer norms, fp32
+        return sum(i * o + per_channel_bytes(o, True) for i, o in linears) + 4 * (4 * d)  # + two layer norms, fp32
     if op in ("bn", "ln"):
         return 4 * params  # a norm that does not fold: per-channel scale and shift, float32
     if op in ("pos_embed", "cls_token", "patch_embed"):

@@ -207,10 +207,6 @@ def _usage(v, widths, target: Target, limits: Limits) -> float:
     return limits.usage(_raw(v, widths, 1, "probe", target)[0])
 
 
-def _params(v, widths, target: Target, epochs=1) -> int:
-    return count_params(_raw(v, widths, epochs, "probe", target)[0])
-
-
 def fits_at_all(v: Mapping[str, Any], limits: Limits, target: Target = MNIST) -> dict:
     """The structure, shrunk just enough for its narrowest form to fit the limits: convs dropped
     (the largest stage, last first), then a stage, then the cheaper choice of each categorical

@@ -13,7 +13,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from budgetnet.training.augment import augment
 from budgetnet.model.compile import Network, build
-from budgetnet.data.datasets import Dataset, Split, normalize
+from budgetnet.data.datasets import Dataset, Split, normalize, normalizer
 from budgetnet.errors import CheckpointError
 from budgetnet.training.schedule import make_optimizer, make_scheduler
 from budgetnet.training.scores import confusion_matrix, scores
@@ -104,7 +104,7 @@ class Teacher:
         except CheckpointError as e:
             raise CheckpointError(f"{origin}: train.distill.teacher: {e}") from None
         self.model.to(device).eval().requires_grad_(False)
-        self.mean, self.std = ckpt["metrics"]["mean"], ckpt["metrics"]["std"]
+        self.mean, self.std = normalizer(ckpt["metrics"]["mean"], ckpt["metrics"]["std"], device)
         self.cfg = cfg
 
     def loss(self, student_logits: torch.Tensor, x: torch.Tensor, hard_loss: torch.Tensor) -> torch.Tensor:
@@ -135,6 +135,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     steps = max(1, len(train_set) // cfg.batch_size)
     sched = make_scheduler(opt, cfg.scheduler, steps, epochs)
     gen = torch.Generator(device=dev).manual_seed(seed)
+    stats = normalizer(data.mean, data.std, dev)  # once: the step only subtracts and divides
     metrics = Metrics(spec.name, model.num_params(), 0, 0.0, None, None, None, seed, backend or spec.backend,
                       str(dev), len(train_set), list(data.mean), list(data.std), torch.get_num_threads(),
                       data=data.facts.to_dict())
@@ -155,7 +156,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
         for i in range(first, steps):  # drop the ragged last batch: every step has full BN statistics
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             x = augment(train_set.x[idx], cfg.augment, gen)
-            logits = model(normalize(x, data.mean, data.std))
+            logits = model(normalize(x, *stats))
             loss = F.cross_entropy(logits, train_set.y[idx], label_smoothing=cfg.label_smoothing)
             if teacher:
                 loss = teacher.loss(logits, x, loss)
