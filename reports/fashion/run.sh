@@ -18,3 +18,6 @@ budgetnet confirm $OUT/default/best.yaml --data "$DATA" --out $OUT/default/confi
 budgetnet check $OUT/default/confirm/seed1/checkpoint.pt --min-accuracy 0.90 --json > $OUT/check.json   # seed 1: the median
 budgetnet eval $OUT/default/confirm/seed1/checkpoint.pt --json > $OUT/eval.json
 budgetnet results
+# 4. the median seed under two other machines' kernel settings (the default-kernel run is its confirmation)
+budgetnet spread $OUT/default/best.yaml --seed 1 --full-train --data "$DATA" --setting aten-avx2 --setting onednn-avx2 \
+    --jobs 2 --out $OUT/spread
