@@ -202,3 +202,21 @@ def test_validation_readings_carry_their_binomial_interval():
     assert 0.9913 < lo < 0.9916 and 0.9957 < hi < 0.9959  # +-0.2 points: a 99.40% floor is noisy
     lo, hi = wilson(1.0, 100)
     assert hi == pytest.approx(1.0) and lo < 0.97
+
+
+def test_candidate_zero_is_promoted_once_with_its_own_seed():
+    """Trial 0 (a warm-start reference) was promoted again and again, each time under another
+    seed: its record's candidate 0 and seed 0 were dropped as if they were False."""
+    from budgetnet.search.record import TrialRecord
+
+    study = optuna.create_study(direction="maximize")
+    for i, v in enumerate([0.99, 0.90, 0.91]):
+        t = _trial(i, 0, v)
+        t.user_attrs["seed"] = i
+        study.add_trial(t)
+    params, rec = next_promotion(study.get_trials(), [3, 15])
+    assert (rec.candidate, rec.seed) == (0, 0) and rec.start_attrs() == {"rung": 1, "candidate": 0, "seed": 0}
+    study.enqueue_trial(params, user_attrs=rec.start_attrs())
+    promoted = study.ask()  # the worker takes the queued promotion
+    assert TrialRecord.of(promoted) == TrialRecord(rung=1, candidate=0, seed=0)
+    assert next_promotion(study.get_trials(), [3, 15]) is None  # started once: never again

@@ -49,8 +49,10 @@ class TrialRecord:
 
     def start_attrs(self) -> dict:
         """The attributes a rerun or a promotion carries over to a new trial."""
+        # `is not`: candidate 0 and seed 0 are values (0 == False would drop them, and candidate 0
+        # was then promoted again and again, each time with another seed)
         return {k: v for k, v in asdict(self).items()
-                if k in ("rung", "candidate", "seed", "warm_start", "retry_of") and v not in (None, False)}
+                if k in ("rung", "candidate", "seed", "warm_start", "retry_of") and v is not None and v is not False}
 
     @property
     def trained(self) -> bool:
