@@ -6,6 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import budgetnet
 from budgetnet.model import layers
+from budgetnet.model.compile import example_input
 from budgetnet.spec.schema import zoo_names
 
 # Documented tolerances. The backends sum in different orders (im2col matmul vs oneDNN), so
@@ -29,7 +30,7 @@ def _run(model, x, y, train: bool, seed: int):
     torch.manual_seed(seed)  # same dropout masks on both backends
     out = model(x)
     model.zero_grad()
-    F.cross_entropy(out, y).backward()
+    F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1)).backward()  # text: every position
     return out.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}
 
 
@@ -39,7 +40,8 @@ def _run(model, x, y, train: bool, seed: int):
 def test_zoo_backends_agree(name, train, dtype):
     ref, ours = _pair(name, dtype)
     torch.manual_seed(0)
-    x, y = torch.randn(4, 1, 28, 28, dtype=dtype), torch.randint(0, 10, (4,))
+    spec = ref.spec
+    x, y = example_input(spec, 4, dtype), torch.randint(0, spec.classes, (4, *spec.input[:1]) if spec.is_text else (4,))
     out_ref, grads_ref = _run(ref, x, y, train, seed=7)
     out_ours, grads_ours = _run(ours, x, y, train, seed=7)
     torch.testing.assert_close(out_ours, out_ref, **TOL[dtype])

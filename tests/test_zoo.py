@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import budgetnet
+from budgetnet.model.compile import example_input
 from budgetnet.spec.schema import zoo_names
 
 # Each count is the arithmetic in the spec file's header comment.
@@ -41,6 +42,12 @@ EXPECTED_PARAMS = {
     "best_3k": 2_985,
     # convs 54 + 648 + 72 + 594 + 1188 + 1188 + 110 = 3854, BN 2*(6+12+11+12+11) = 104
     "best_4k": 3_958,
+    # embed 28*32+32 = 928, positions 28*32 = 896, 2 blocks * 8544, LN 64, head 330
+    "transformer_000_rows": 19_306,
+    # embed 28*64+64 = 1856, sinusoidal positions 0, 2 blocks * 33472, LN 128, head (64*64+64) + (64*10+10)
+    "transformer_001": 73_738,
+    # embed 65*64 = 4160, positions 64*64 = 4096, 1 block 49984, LN 128, projection 64*65+65
+    "transformer_002": 62_593,
 }
 
 
@@ -59,8 +66,12 @@ def test_param_count_is_exact(name):
 @pytest.mark.parametrize("name", zoo_names())
 def test_forward_shape(name, backend):
     model = budgetnet.build(name, backend=backend).eval()
+    spec = model.spec
     with torch.no_grad():
-        assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+        if spec.is_text:  # a text model: per position, one logit per symbol
+            assert model(example_input(spec, 2)).shape == (2, spec.input[0], spec.vocab)
+        else:
+            assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
 @pytest.mark.parametrize("name", zoo_names())

@@ -68,7 +68,8 @@ def backends(spec: str = typer.Option("transformer_000", help="Spec built on bot
              seconds: float = typer.Option(2.0, min=0.1, help="Seconds of calls timed per figure."),
              as_json: bool = typer.Option(False, "--json", help="Print JSON (key `custom_vs_torch_fwdbwd`).")):
     """The whole network on the from-scratch backend against torch's: forward and training-step
-    time, training images/s and the memory autograd keeps for backward, in the same run."""
+    time, training images (or sequences)/s, the memory autograd keeps for backward, and the first
+    training steps' losses from the same weights on the same batches, in the same run."""
     from budgetnet.training.bench import bench_model
 
     r = bench_model(spec, batch, seconds)
@@ -84,6 +85,10 @@ def backends(spec: str = typer.Option("transformer_000", help="Spec built on bot
     console.print(t)
     console.print(f"custom/torch time: forward {r['custom_vs_torch_fwd']:.2f}x, "
                   f"train step {r['custom_vs_torch_fwdbwd']:.2f}x (goal: within 3x)")
+    console.print("first training steps, same weights and batches: custom losses "
+                  + ", ".join(f"{v:.6f}" for v in r["custom_losses"]) + "; torch "
+                  + ", ".join(f"{v:.6f}" for v in r["torch_losses"]) + f"; largest relative difference "
+                  f"{r['max_loss_rel_diff']:.1e}")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from budgetnet.cli.common import EVAL_DATA_HELP, THREADS_HELP, console, data_option, print_json, set_threads
-from budgetnet.training.runs import evaluate_checkpoint, train_run
+from budgetnet.training.runs import TextEvalReport, evaluate_checkpoint, recorded_text, train_run
 from budgetnet.spec.schema import load_spec
 
 BACKEND_HELP = "torch or custom (the from-scratch layers); default: the spec's own."
@@ -34,19 +34,24 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
     s = load_spec(spec)
     epochs_total = epochs or s.train.epochs
     with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]} img/s  {task.fields[status]}", markup=False), TimeElapsedColumn(),
+                  TextColumn("{task.fields[rate]} {task.fields[unit]}/s  {task.fields[status]}", markup=False), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
-        task = bar.add_task(f"{s.name} epoch 1/{epochs_total}", total=None, rate="-", status="")
+        task = bar.add_task(f"{s.name} epoch 1/{epochs_total}", total=None, rate="-", status="",
+                            unit="seq" if s.is_text else "img")
 
         def on_batch(n):
             bar.advance(task, n)
 
         def on_epoch(stat, result):
-            rate = f"{result.metrics.train_images / stat.seconds:,.0f}"
-            val = f"val {100 * stat.val_acc:.2f}%" if stat.val_acc is not None else ""
+            if s.is_text:  # sequences of `tokens` characters; validation in bits per character
+                total = result.metrics.steps_per_epoch * s.train.batch_size
+                val = f"val {stat.val_bpc:.3f} bits/char"
+            else:
+                total = result.metrics.train_images
+                val = f"val {100 * stat.val_acc:.2f}%" if stat.val_acc is not None else ""
+            rate = f"{total / stat.seconds:,.0f}"
             bar.update(task, description=f"{s.name} epoch {min(stat.epoch + 1, epochs_total)}/{epochs_total}",
-                       completed=0, total=result.metrics.train_images, rate=rate,
-                       status=f"loss {stat.train_loss:.4f} {val}")
+                       completed=0, total=total, rate=rate, status=f"loss {stat.train_loss:.4f} {val}")
             console.print(f"epoch {stat.epoch:>3}  loss {stat.train_loss:.4f}  {val}  {stat.seconds:.1f}s")
 
         try:
@@ -57,6 +62,10 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
             console.print(f"interrupted: {out / 'checkpoint.pt'} holds the last checkpoint (at most "
                           f"{checkpoint_minutes:g} minutes ago); continue with --resume")
             raise typer.Exit(130) from None
+    if s.is_text:
+        console.print(f"{m.name}: {m.params:,} params, {m.epochs} epochs in {m.seconds:.1f}s "
+                      f"({m.tokens_per_s:,.0f} chars/s), val {m.val_bpc:.3f}, test {m.test_bpc:.3f} bits/char  -> {out}")
+        return
     val = f"val {100 * m.val_acc:.2f}%, " if m.val_acc is not None else ""
     console.print(f"{m.name}: {m.params:,} params, {m.epochs} epochs in {m.seconds:.1f}s "
                   f"({m.images_per_s:,.0f} img/s), {val}test {100 * m.test_acc:.2f}%  -> {out}")
@@ -75,11 +84,37 @@ def evaluate(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt writte
     if as_json:
         print_json(r.to_dict())
         return
+    if isinstance(r, TextEvalReport):
+        d = r.to_dict()
+        console.print(f"{r.name}: {r.params:,} params, validation {d['val_bpc']:.4f} bits/char "
+                      f"({r.val_loss:.4f} nats), test {d['test_bpc']:.4f} bits/char ({r.test_loss:.4f} nats)")
+        return
     s = r.scores
     console.print(f"{r.name}: {r.params:,} params, test accuracy {100 * s.accuracy:.2f}%, macro F1 {s.f1_macro:.4f}")
     console.print(_class_table(s))
     if plot:
         console.print(f"confusion matrix -> {plot}")
+
+
+def sample(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt of a text model (budgetnet train on text)."),
+           chars: int = typer.Option(300, min=1, max=100_000, help="Characters to generate."),
+           seed: int = typer.Option(0, help="Seed of the sampling (same seed, same text)."),
+           prompt: str = typer.Option("\n", help="Text the generation continues (characters of the vocabulary)."),
+           temperature: float = typer.Option(1.0, min=0.01, max=100.0, help="Softmax temperature (< 1: safer, > 1: wilder)."),
+           data: Optional[str] = data_option("The corpus the checkpoint records (default), or the same corpus elsewhere (refused when its fingerprint differs).")):
+    """Print text a text model generates, one character at a time from its next-character
+    distribution, continuing --prompt."""
+    from budgetnet.errors import UsageError
+    from budgetnet.training.checkpoint import load_checkpoint
+    from budgetnet.training.text import generate
+    model, ckpt = load_checkpoint(checkpoint)
+    if not model.spec.is_text:
+        raise UsageError(f"{checkpoint}: {model.spec.name} is an image model; sample takes a text model's checkpoint")
+    corpus = recorded_text(checkpoint, ckpt.get("metrics") or {}, data)
+    if not prompt:
+        raise UsageError("--prompt: give at least one character")
+    corpus.encode(prompt)  # refuses characters outside the vocabulary
+    print(prompt + generate(model, corpus.facts.vocab, chars=chars, seed=seed, prompt=prompt, temperature=temperature))
 
 
 def _class_table(s) -> Table:
@@ -92,3 +127,4 @@ def _class_table(s) -> Table:
 def register(app: typer.Typer) -> None:
     app.command()(train)
     app.command("eval")(evaluate)
+    app.command()(sample)

@@ -22,6 +22,7 @@ class Kit:
     avgpool2d: Callable
     dropout: Callable
     attend: Callable  # (q, k, v, causal) -> attention output, shapes (B, heads, T, hd)
+    embed: Callable   # (vocab, dim) -> token ids (B, T) to vectors (B, T, dim)
     activations: dict = field(default_factory=dict)
 
     # Composite blocks are shared; they take this kit for their leaf layers.
@@ -39,6 +40,12 @@ class Kit:
 
     def pixel_tokens(self):
         return blocks.PixelTokens()
+
+    def row_tokens(self):
+        return blocks.RowTokens()
+
+    def sin_pos(self, tokens, dim):
+        return blocks.SinPos(tokens, dim)
 
     def pos_embed(self, tokens, dim):
         return blocks.PosEmbed(tokens, dim)
@@ -67,6 +74,7 @@ TORCH = Kit(
     avgpool2d=lambda k, stride, padding: nn.AvgPool2d(k, stride, padding),
     dropout=nn.Dropout,
     attend=_torch_attend,
+    embed=nn.Embedding,
     activations={"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh},
 )
 
@@ -80,6 +88,7 @@ CUSTOM = Kit(
     avgpool2d=layers.AvgPool2d,
     dropout=layers.Dropout,
     attend=layers.attend,
+    embed=layers.Embedding,
     activations={"relu": layers.ReLU, "gelu": layers.GELU, "silu": layers.SiLU, "tanh": layers.Tanh},
 )
 

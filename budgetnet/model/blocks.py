@@ -33,13 +33,34 @@ class PixelTokens(nn.Module):
         return x.flatten(2).transpose(1, 2)
 
 
+class RowTokens(nn.Module):
+    def forward(self, x):  # (B, C, H, W) -> (B, H, C*W)
+        return x.permute(0, 2, 1, 3).flatten(2)
+
+
+class SinPos(nn.Module):
+    """The fixed encoding PE[t, 2i] = sin(t / 10000^(2i/D)), PE[t, 2i+1] = cos(...), added; a
+    non-persistent buffer, so it is neither a parameter nor in the state dict."""
+
+    def __init__(self, tokens: int, dim: int):
+        super().__init__()
+        t = torch.arange(tokens, dtype=torch.float64)[:, None]
+        freq = torch.pow(10000.0, -torch.arange(0, dim, 2, dtype=torch.float64) / dim)
+        pe = torch.zeros(tokens, dim, dtype=torch.float64)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(t * freq), torch.cos(t * freq)
+        self.register_buffer("pe", pe.float()[None], persistent=False)
+
+    def forward(self, x):  # (B, T, D); a shorter sequence takes the first positions
+        return x + self.pe[:, :x.shape[1]]
+
+
 class PosEmbed(nn.Module):
     def __init__(self, tokens: int, dim: int):
         super().__init__()
         self.pos = nn.Parameter(torch.zeros(1, tokens, dim))
 
-    def forward(self, x):  # (B, T, D)
-        return x + self.pos
+    def forward(self, x):  # (B, T, D); a shorter sequence (text generation) takes the first positions
+        return x + self.pos[:, :x.shape[1]]
 
 
 class ClsToken(nn.Module):

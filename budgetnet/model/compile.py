@@ -66,6 +66,14 @@ def summarize(x: Union[str, Mapping, Spec]) -> Summary:
                    rows[-1].rf, mem)
 
 
+def example_input(spec: Spec, batch: int = 1, dtype: torch.dtype = torch.float32,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random batch the spec's network takes: images (B, C, H, W) of `dtype`, or token ids (B, T)."""
+    if spec.is_text:
+        return torch.randint(0, spec.vocab, (batch, *spec.input), generator=generator)
+    return torch.randn(batch, *spec.input, dtype=dtype, generator=generator)
+
+
 def count_params(x: Union[str, Mapping, Spec]) -> int:
     """Exact trainable-parameter count from the spec alone; nothing is built."""
     return sum(info.params for _, info in infer(load_spec(x)))

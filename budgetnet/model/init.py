@@ -2,7 +2,8 @@
 
 `torch`:   PyTorch's defaults for conv/linear (Kaiming-uniform with a=sqrt(5), bias U(+-1/sqrt(fan_in))).
 `kaiming`: the seeds' He init, N(0, 2/fan_in) weights and zero bias (seed 000's CustomConv2d).
-Norms start at weight 1 / bias 0; positional embeddings and class tokens at N(0, 0.02) truncated.
+Norms start at weight 1 / bias 0; positional embeddings, class tokens and token embedding tables
+at N(0, 0.02) truncated (GPT-2's scale).
 """
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def initialize(model: nn.Module, scheme: str = "torch") -> nn.Module:
     """Walk modules in registration order so the same seed gives the same weights on any backend."""
     for module in model.modules():
         weight = getattr(module, "weight", None)
-        if isinstance(weight, nn.Parameter) and weight.dim() >= 2:
+        if hasattr(module, "num_embeddings"):  # a token table (torch's or ours): no fan-in
+            nn.init.trunc_normal_(weight, std=0.02)
+        elif isinstance(weight, nn.Parameter) and weight.dim() >= 2:
             init_dense_(weight, getattr(module, "bias", None), scheme)
         elif isinstance(weight, nn.Parameter):  # batch norm / layer norm affine
             weight.fill_(1.0)

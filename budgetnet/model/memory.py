@@ -6,13 +6,13 @@ Weights, int8 (what an int8 runtime stores; ONNX QDQ with per-channel weights):
     zero point (1 B) and, where it has a bias or a batch norm folds into it, an int32 bias (4 B);
   - a batch norm right after a conv or linear folds into it (its 2C parameters vanish); one that
     cannot fold (after a ReLU, as the seeds place it) stays a per-channel scale and shift, float32;
-  - layer norms stay float32; positional embeddings and class tokens are int8 with one float32
+  - layer norms stay float32; positional embeddings, class tokens and token tables are int8 with one float32
     scale and one zero point per tensor; an encoder's four linears count as linears.
 Weights, fp32: 4 bytes per parameter, nothing folded (the model as trained).
 
 Activations, execution order (sequential rows, as a runtime without fusion runs them):
   - a row holds its input and its output at once: in + out elements;
-  - element-wise rows (activations, batch norm, dropout, identity, a positional embedding added)
+  - element-wise rows (activations, batch norm, dropout, identity, a positional embedding or encoding added)
     run in place and flatten is a view: they hold their input only;
   - an encoder block holds its residual input across both halves; its peak is the largest of its
     stages: LN + QKV (x, LN(x), Q, K, V), the scores (x, Q, K, V, H x T x T), the weighted sum (x, V,
@@ -32,7 +32,7 @@ from typing import Mapping, Union
 from budgetnet.spec.schema import Spec, load_spec
 from budgetnet.spec.shapes import infer
 
-IN_PLACE = {"relu", "gelu", "silu", "tanh", "bn", "dropout", "identity", "flatten", "pos_embed"}
+IN_PLACE = {"relu", "gelu", "silu", "tanh", "bn", "dropout", "identity", "flatten", "pos_embed", "sin_pos"}
 FOLDS_INTO = {"conv", "linear"}   # a batch norm right after one of these folds into it
 DTYPES = {"int8": 1, "fp32": 4}
 
@@ -86,7 +86,7 @@ def _int8_weights(op: str, args, in_shape: tuple[int, ...], params: int, folded_
         return sum(i * o + per_channel_bytes(o, True) for i, o in linears) + 4 * (4 * d)  # + two layer norms, fp32
     if op in ("bn", "ln"):
         return 4 * params  # a norm that does not fold: per-channel scale and shift, float32
-    if op in ("pos_embed", "cls_token", "patch_embed"):
+    if op in ("pos_embed", "cls_token", "patch_embed", "embed"):
         return params + (4 + 1 if params else 0)
     return 4 * params  # anything else with parameters: kept as float32
 

@@ -74,8 +74,15 @@ def _started(run: Path) -> bool:
 
 
 def _seed_entry(run: Path) -> dict:
-    """One finished training run: metrics.json, with macro F1 computed where an older run lacks it."""
-    m = _read_json(run / "metrics.json", "seed", "test_acc", "seconds", "epochs", "train_images")
+    """One finished training run: metrics.json, with macro F1 computed where an older run lacks it.
+    A text run has bits per character where an image run has accuracy."""
+    m = _read_json(run / "metrics.json", "seed", "seconds", "epochs")
+    if m.get("kind") == "text":
+        return {"seed": m["seed"], "val_acc": None, "test_acc": None, "f1_macro": None, "val_bpc": m["val_bpc"],
+                "test_bpc": m["test_bpc"], "seconds": round(m["seconds"], 1), "images_per_s": None,
+                "tokens_per_s": m.get("tokens_per_s"), "device": m.get("device"), "threads": m.get("threads"),
+                "epochs": m["epochs"], "train_images": None, "backend": m.get("backend"), "data": m["data"]["name"]}
+    m = _read_json(run / "metrics.json", "test_acc", "train_images")
     f1 = m.get("f1_macro")
     if f1 is None and (run / "checkpoint.pt").is_file():
         from budgetnet.training.runs import evaluate_checkpoint  # needs the test data: only when missing
@@ -100,7 +107,9 @@ def _row(spec, folder: Path, seeds: list[dict], status: str = "finished", comman
             "f1_macro": median("f1_macro"), "train_seconds": median("seconds"), "images_per_s": median("images_per_s"),
             "device": first.get("device"), "threads": first.get("threads"), "seeds": seeds,
             "epochs": first.get("epochs", spec.train.epochs), "train_images": first.get("train_images"),
-            "claim": spec.raw.get("notes", ""), "path": str(folder), "command": command}
+            "claim": spec.raw.get("notes", ""), "path": str(folder), "command": command,
+            **({"kind": "text", "val_bpc": median("val_bpc"), "test_bpc": median("test_bpc"),
+                "tokens_per_s": median("tokens_per_s")} if spec.is_text else {})}
 
 
 def _confirm_row(folder: Path) -> dict:
@@ -165,6 +174,10 @@ def markdown(rows: list[dict]) -> str:
              "|---|---|" + ("---|" if other_data else "") + "---:|---:|---|---:|---:|---|---:|---:|---:|---|---|"]
     for r in rows:
         per_seed = ", ".join(pct(e["test_acc"]) for e in r["seeds"]) or "-"
+        test = pct(r["test_acc"])
+        if r.get("kind") == "text":  # bits per character where images have accuracy
+            per_seed = ", ".join(f"{e['test_bpc']:.3f}" for e in r["seeds"]) or "-"
+            test = f"{r['test_bpc']:.3f} bits/char" if r.get("test_bpc") is not None else "-"
         f1 = f"{r['f1_macro']:.4f}" if r["f1_macro"] is not None else "-"
         secs = f"{r['train_seconds']:,.0f}" if r["train_seconds"] is not None else "-"
         ips = f"{r['images_per_s']:,.0f}" if r["images_per_s"] is not None else "-"
@@ -172,7 +185,7 @@ def markdown(rows: list[dict]) -> str:
         where = f"{r['device']} x {r['threads']}" if r["device"] else "-"
         data = f" {r.get('data') or '-'} |" if other_data else ""
         lines.append(f"| {r['name']} | {r['source']} |{data} {r['params']:,} | {r['macs']:,} | {r['backend']} | "
-                     f"{pct(r.get('val_acc'))} | {pct(r['test_acc'])} | {per_seed} | {f1} | {secs} | {ips} | {where} | "
+                     f"{pct(r.get('val_acc'))} | {test} | {per_seed} | {f1} | {secs} | {ips} | {where} | "
                      f"{status} |")
     return "\n".join(lines)
 

@@ -49,7 +49,8 @@ def results_pareto(models: list[dict], path: str | Path) -> None:
 
 def comparison(rows: list[dict], path: str | Path, title: str) -> None:
     """Seed 003's model_comparison.png, per model: test accuracy (every seed a dot), macro F1,
-    training time and parameters. Runs still going are grey and say so."""
+    training time and parameters. Runs still going are grey and say so; a text model shows its
+    test bits per character where the others show accuracy."""
     plt = pyplot()
     names = [r["name"] for r in rows][::-1]
     rows = rows[::-1]
@@ -62,8 +63,9 @@ def comparison(rows: list[dict], path: str | Path, title: str) -> None:
         ax.barh(range(len(rows)), values, color=colors)
         if key == "test_acc":
             for i, r in enumerate(rows):
-                ax.scatter([100 * e["test_acc"] for e in r["seeds"]], [i] * len(r["seeds"]), color="black", s=10, zorder=3)
-            finished = [v for v, r in zip(values, rows) if r["status"] == "finished"] or [90]
+                seeds = [e["test_acc"] for e in r["seeds"] if e.get("test_acc") is not None]
+                ax.scatter([100 * a for a in seeds], [i] * len(seeds), color="black", s=10, zorder=3)
+            finished = [v for v, r in zip(values, rows) if r["status"] == "finished" and v] or [90]
             ax.set_xlim(max(0, min(finished) - 1), 100)
         if key == "f1_macro":
             finished = [v for v, r in zip(values, rows) if r["status"] == "finished" and v] or [0.9]
@@ -75,6 +77,8 @@ def comparison(rows: list[dict], path: str | Path, title: str) -> None:
         for i, (v, r) in enumerate(zip(values, rows)):
             text = r["status"].split(":")[0] if r["status"] != "finished" and key != "params" else (
                 f"{v:.2f}" if key == "test_acc" else f"{v:.4f}" if key == "f1_macro" else f"{v:,.0f}")
+            if r.get("kind") == "text" and r["status"] == "finished" and key in ("test_acc", "f1_macro"):
+                text = f"text: {r['test_bpc']:.3f} bits/char" if key == "test_acc" else "-"
             ax.annotate(text, (v if v else ax.get_xlim()[0], i), xytext=(3, 0), textcoords="offset points",
                         va="center", fontsize=7)
         ax.set_title(label, fontsize=10)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 class Geometry:
     """Per-sample shape of a layer's output and its receptive field on the input image.
 
-    shape: (C, H, W) for feature maps, (T, D) for token sequences, (F,) for vectors.
+    shape: (C, H, W) for feature maps, (T, D) for token sequences, (F,) for vectors, and (T,) for
+           the token ids of a text input (`vocab` > 0: ids in 0..vocab-1, until `embed`).
     rf:    receptive field side, in input pixels.
     jump:  distance in input pixels between neighbouring output positions.
     extent: spatial side of the map, in positions (kept for tokens, which lost H and W).
@@ -18,10 +19,11 @@ class Geometry:
     rf: int = 1
     jump: int = 1
     extent: int = 1
+    vocab: int = 0
 
     @property
     def kind(self) -> str:
-        return {3: "image", 2: "tokens", 1: "vector"}[len(self.shape)]
+        return "ids" if self.vocab else {3: "image", 2: "tokens", 1: "vector"}[len(self.shape)]
 
     def sliding(self, shape: tuple[int, ...], k: int, stride: int, dilation: int = 1) -> "Geometry":
         """After a sliding window of size k: the standard RF recurrence."""

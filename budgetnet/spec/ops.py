@@ -10,7 +10,7 @@ position; attention adds its two T x T products; normalisation, activations, poo
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, NonNegativeInt
@@ -261,6 +261,38 @@ def pixel_tokens(g: Geometry, a: NoArgs) -> Layer:
     _need(g, "image", "pixel_tokens")
     c, h, w = g.shape
     return Layer(g.reshaped((h * w, c)), 0, 0, lambda kit: kit.pixel_tokens())
+
+
+@register_op("row_tokens", NoArgs)
+def row_tokens(g: Geometry, a: NoArgs) -> Layer:
+    """Every image row becomes a token of its pixels (all channels): (C,H,W) -> (H, C*W)."""
+    _need(g, "image", "row_tokens")
+    c, h, w = g.shape
+    return Layer(g.reshaped((h, c * w)), 0, 0, lambda kit: kit.row_tokens())
+
+
+@register_op("sin_pos", NoArgs)
+def sin_pos(g: Geometry, a: NoArgs) -> Layer:
+    """Fixed sinusoidal positional encoding added to every token (Vaswani et al. 2017): 0 parameters."""
+    _need(g, "tokens", "sin_pos")
+    t, d = g.shape
+    if d % 2:
+        raise ShapeError(None, f"sin_pos needs an even token width, got {d}")
+    return Layer(g, 0, 0, lambda kit: kit.sin_pos(t, d))
+
+
+class EmbedArgs(OpArgs):
+    dim: PositiveInt
+
+
+@register_op("embed", EmbedArgs, shorthand="dim")
+def embed(g: Geometry, a: EmbedArgs) -> Layer:
+    """Token ids to vectors: a learned table of vocab x dim, indexed (a lookup: 0 MACs): (T,) -> (T, dim)."""
+    if g.kind != "ids":
+        raise ShapeError(None, f"embed needs token ids (a text input, input: {{tokens: T, vocab: V}}), got "
+                               f"{g.kind} of shape {list(g.shape)}")
+    (t,) = g.shape
+    return Layer(replace(g, shape=(t, a.dim), vocab=0), g.vocab * a.dim, 0, lambda kit: kit.embed(g.vocab, a.dim))
 
 
 @register_op("pos_embed", NoArgs)

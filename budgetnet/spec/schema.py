@@ -19,7 +19,7 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional, Union
+from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
@@ -107,12 +107,22 @@ class Budget(_Strict):
         return None
 
 
+class TokenInput(_Strict):
+    """A text model's input: `tokens` ids (its context length) from a vocabulary of `vocab`
+    symbols; its output is, per position, one logit per symbol (the next one's)."""
+    tokens: PositiveInt = Field(le=1 << 16)
+    vocab: PositiveInt = Field(le=1 << 20)
+
+
+ImageInput = Annotated[list[PositiveInt], Field(min_length=3, max_length=3)]
+
+
 class _Body(_Strict):
     """Everything but `layers`, which is parsed row by row against the op registry."""
     name: str = Field(min_length=1, max_length=200)
     source: str = ""
     notes: str = ""
-    input: list[PositiveInt] = Field([1, 28, 28], min_length=3, max_length=3)
+    input: Union[ImageInput, TokenInput] = [1, 28, 28]   # [C, H, W], or {tokens: T, vocab: V}
     classes: PositiveInt = 10
     backend: Literal["torch", "custom"] = "torch"
     init: Literal["torch", "kaiming"] = "torch"
@@ -130,16 +140,21 @@ class LayerSpec:
 @dataclass(frozen=True)
 class Spec:
     name: str
-    input: tuple[int, int, int]
-    classes: int
+    input: tuple[int, ...]   # (C, H, W) for images, (T,) for text
+    classes: int             # text: the vocabulary (one logit per symbol and position)
     backend: str
     init: str
     layers: tuple[LayerSpec, ...]
     train: TrainCfg
     budget: Budget
     source: str = ""
+    vocab: int = 0          # text: the input's vocabulary; 0 for images
     origin: str = "<spec>"  # the file or zoo name it came from
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_text(self) -> bool:
+        return self.vocab > 0
 
     def to_dict(self) -> dict:
         """The filled-in spec as plain data (YAML/JSON-safe); `load_spec` of it gives this spec."""
@@ -152,7 +167,7 @@ class Spec:
         """This spec on the data's image shape where it leaves `input` out (a spec that states it
         is returned as it is; its user checks it against the data). A spec that leaves `classes`
         out has as many as the network has outputs, checked against the data the same way."""
-        if "input" in self.raw:
+        if "input" in self.raw or self.is_text:
             return self
         return validate({**self.to_dict(), "input": list(shape)}, self.origin)
 
@@ -284,12 +299,17 @@ def validate(raw: dict, origin: str = "<mapping>") -> Spec:
         layers = parse_layers(raw["layers"], ("layers",), issues)
     if issues:
         raise SpecError(origin, issues)
+    text = isinstance(body.input, TokenInput)
     spec = Spec(
-        name=body.name, input=tuple(body.input), classes=body.classes, backend=body.backend,
+        name=body.name, input=(body.input.tokens,) if text else tuple(body.input),
+        classes=body.input.vocab if text else body.classes, backend=body.backend,
         init=body.init, layers=tuple(layers), train=body.train, budget=body.budget,
-        source=body.source, origin=origin, raw=raw,
+        source=body.source, vocab=body.input.vocab if text else 0, origin=origin, raw=raw,
     )
-    if "classes" not in raw:  # left out: as many classes as the network has outputs (checked against the data)
+    if text and "classes" in raw:
+        raise SpecError(origin, [Issue(("classes",), "a text spec has no classes: its outputs are the vocabulary "
+                                                     "(input.vocab)")])
+    if "classes" not in raw and not text:  # left out: as many classes as the network has outputs (checked against the data)
         _, out = output(spec)
         if out.kind == "vector" and len(out.shape) == 1:
             spec = dataclasses.replace(spec, classes=out.shape[0])

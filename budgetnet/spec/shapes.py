@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 def output(spec: "Spec") -> tuple[list[tuple["LayerSpec", Layer]], Geometry]:
     """Every row's shape logic in order, and the network's output; a collapsing shape is a
     located SpecError."""
-    g = Geometry(tuple(spec.input), extent=max(spec.input[1:]))
+    if spec.is_text:
+        g = Geometry(tuple(spec.input), extent=spec.input[0], vocab=spec.vocab)
+    else:
+        g = Geometry(tuple(spec.input), extent=max(spec.input[1:]))
     out = []
     for layer in spec.layers:
         try:
@@ -31,9 +34,15 @@ def output(spec: "Spec") -> tuple[list[tuple["LayerSpec", Layer]], Geometry]:
 
 
 def infer(spec: "Spec") -> list[tuple["LayerSpec", Layer]]:
-    """`output`, and the network's output must be one logit per class."""
+    """`output`, and the network's output must be one logit per class (text: per position, one
+    per symbol of the vocabulary)."""
     out, g = output(spec)
-    if g.shape != (spec.classes,):
+    if spec.is_text and g.shape != (spec.input[0], spec.vocab):
+        where = spec.layers[-1].loc if spec.layers else ("layers",)
+        raise SpecError(spec.origin, [Issue(where, f"network output is {list(g.shape)}, expected "
+                                                   f"[{spec.input[0]}, {spec.vocab}] (tokens, vocab): end with "
+                                                   f"linear: {spec.vocab}")])
+    if not spec.is_text and g.shape != (spec.classes,):
         where = spec.layers[-1].loc if spec.layers else ("layers",)
         hint = "; end with flatten" if g.kind != "vector" else ""
         raise SpecError(spec.origin, [Issue(where, f"network output is {list(g.shape)}, expected "

@@ -188,10 +188,10 @@ def saved_for_backward_bytes(model: torch.nn.Module, x: torch.Tensor) -> int:
 def bench_model(spec="mnistnet3", batch: int = 128, seconds: float = 0.5) -> dict:
     """The whole network, custom vs torch backend, same weights: forward, forward+backward, images/s
     and the memory kept for backward."""
-    from budgetnet.model.compile import build
+    from budgetnet.model.compile import build, example_input
 
     models = {name: build(spec, backend=name, seed=0).train() for name in ("custom", "torch")}
-    x = torch.randn(batch, *load_spec(spec).input)
+    x = example_input(load_spec(spec), batch)
     out = {"spec": load_spec(spec).name, "batch": batch, "threads": torch.get_num_threads()}
     for name, m in models.items():
         def fwd():
@@ -203,6 +203,36 @@ def bench_model(spec="mnistnet3", batch: int = 128, seconds: float = 0.5) -> dic
         out[f"{name}_saved_bytes"] = saved_for_backward_bytes(m, x)
     out["custom_vs_torch_fwd"] = round(out["custom_fwd_ms"] / out["torch_fwd_ms"], 2)
     out["custom_vs_torch_fwdbwd"] = round(out["custom_fwdbwd_ms"] / out["torch_fwdbwd_ms"], 2)
+    losses = lockstep_losses(spec, batch)
+    out.update({f"{name}_losses": v for name, v in losses.items()})
+    out["max_loss_rel_diff"] = max(abs(a - b) / abs(b) for a, b in zip(losses["custom"], losses["torch"]))
+    return out
+
+
+def lockstep_losses(spec, batch: int = 32, steps: int = 5, seed: int = 0) -> dict[str, list[float]]:
+    """The first `steps` training losses of the spec on each backend from the same weights, on the
+    same random batches (labels: a class, or per position a symbol), with the spec's optimizer and
+    without dropout noise: equal within float rounding when the two backends compute the same thing."""
+    from budgetnet.model.compile import build, example_input
+    from budgetnet.training.schedule import make_optimizer
+
+    spec = load_spec(spec)
+    out = {}
+    for name in ("custom", "torch"):
+        model = build(spec, backend=name, seed=seed).eval()  # eval: dropout off, batch norm on fixed statistics
+        opt = make_optimizer(model.parameters(), spec.train.optimizer)
+        gen = torch.Generator().manual_seed(seed)
+        losses = []
+        for _ in range(steps):
+            x = example_input(spec, batch, generator=gen)
+            y = torch.randint(0, spec.classes, (batch, *spec.input[:1]) if spec.is_text else (batch,), generator=gen)
+            logits = model(x)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        out[name] = losses
     return out
 
 

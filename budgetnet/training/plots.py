@@ -25,6 +25,23 @@ def learning_curve(history: list[dict], path: str | Path, title: str) -> None:
     plt.close(fig)
 
 
+def text_curve(history: list[dict], path: str | Path, title: str) -> None:
+    """Train loss and validation bits per character per epoch (a text run)."""
+    plt = pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(epochs, [h["train_loss"] / 0.6931471805599453 for h in history], "o-", color="tab:blue",
+            label="train (bits/char)")
+    ax.plot(epochs, [h["val_bpc"] for h in history], "s-", color="tab:red", label="validation (bits/char)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("bits per character")
+    ax.legend()
+    ax.set_title(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
+
+
 def confusion(matrix, path: str | Path, title: str) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.5))

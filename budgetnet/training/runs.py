@@ -15,7 +15,9 @@ from budgetnet.data.datasets import EMBEDDED_NAME, MNIST, MNIST_FINGERPRINT, Dat
 from budgetnet.errors import BudgetnetError, CheckpointError, DataError
 from budgetnet.training.scores import Scores, confusion_matrix, scores
 from budgetnet.spec.schema import load_spec
-from budgetnet.training.loop import Metrics, predict, resume_state, train
+from budgetnet.training.loop import Metrics, predict, resolve_device, resume_state, train
+from budgetnet.training.text import TextMetrics, split_loss, bpc, train_text
+from budgetnet.data.text import TINYSHAKESPEARE, TextData, is_text, load_text
 
 
 def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, subset: int | None = None,
@@ -28,6 +30,9 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
     `resume=True` continues DIR/checkpoint.pt exactly where it was written."""
     out = Path(out)
     spec = load_spec(x)
+    if spec.is_text:
+        return _text_run(spec, out, epochs=epochs, seed=seed, subset=subset, data=data, backend=backend,
+                         device=device, full_train=full_train, resume=resume, on_batch=on_batch, on_epoch=on_epoch)
     state = None
     if resume:
         _, ckpt = load_checkpoint(out / "checkpoint.pt", expected=spec)  # same architecture, or refuse
@@ -58,6 +63,35 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
     atomic.write_text(out / "spec.yaml", spec.to_yaml())
     plots.learning_curve(metrics["history"], out / "curves.png",
                          f"{spec.name}: {metrics['params']:,} params, test {100 * metrics['test_acc']:.2f}%")
+    return result.metrics
+
+
+def _text_run(spec, out: Path, *, epochs, seed, subset, data, backend, device, full_train, resume, on_batch,
+              on_epoch) -> TextMetrics:
+    """A text spec's run: DIR/checkpoint.pt after every epoch, then metrics.json, spec.yaml and
+    curves.png (bits per character per epoch)."""
+    for flag, given in (("--full-train", full_train), ("--subset", subset), ("--resume", resume)):
+        if given:
+            raise DataError(f"{spec.origin}: {flag} is for image data; a text run trains on the corpus's fixed "
+                            "90% split and restarts from epoch 1")
+    if data is not None and not is_text(data):
+        raise DataError(f"{spec.origin}: a text spec (input: tokens, vocab) trains on text: --data takes "
+                        f"{TINYSHAKESPEARE} or a .txt file, not {data}")
+    corpus = load_text(data)
+
+    def after_epoch(stat, result):
+        save_checkpoint(out / "checkpoint.pt", result.model, result.metrics.to_dict())
+        if on_epoch:
+            on_epoch(stat, result)
+
+    result = train_text(spec, corpus, epochs=epochs, seed=seed, device=resolve_device(device), backend=backend,
+                        on_epoch=after_epoch, on_batch=on_batch)
+    metrics = result.metrics.to_dict()
+    save_checkpoint(out / "checkpoint.pt", result.model.cpu(), metrics)
+    atomic.write_json(out / "metrics.json", metrics)
+    atomic.write_text(out / "spec.yaml", spec.to_yaml())
+    plots.text_curve(metrics["history"], out / "curves.png",
+                     f"{spec.name}: {metrics['params']:,} params, test {metrics['test_bpc']:.3f} bits/char")
     return result.metrics
 
 
@@ -125,12 +159,55 @@ def recorded_data(path: str | Path, metrics: dict, data: str | Path | None = Non
     return dataset, notes
 
 
+@dataclass(frozen=True)
+class TextEvalReport:
+    name: str
+    params: int
+    val_loss: float     # nats per character
+    test_loss: float
+    data: dict
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "params": self.params, "kind": "text", "val_loss": self.val_loss,
+                "val_bpc": bpc(self.val_loss), "test_loss": self.test_loss, "test_bpc": bpc(self.test_loss),
+                "data": self.data}
+
+
+def recorded_text(path: str | Path, metrics: dict, data: str | Path | None = None) -> TextData:
+    """The corpus a text checkpoint records, or `data` when given, refused (DataError) unless it is
+    the same corpus (fingerprint) with the checkpoint's vocabulary."""
+    recorded = metrics.get("data") or {}
+    if "vocab" not in recorded:
+        raise CheckpointError(f"{path}: a text model whose checkpoint records no corpus")
+    if data is None:
+        data = recorded["ref"]
+        if data != TINYSHAKESPEARE and not Path(data).exists():
+            raise DataError(f"{path}: trained on {recorded['name']}, which is not there any more; give it with --data")
+    corpus = load_text(data)
+    if corpus.facts.vocab != recorded["vocab"]:
+        raise DataError(f"{path}: its vocabulary ({len(recorded['vocab'])} symbols) differs from {corpus.name}'s "
+                        f"({corpus.vocab} symbols)")
+    if corpus.facts.fingerprint != recorded["fingerprint"]:
+        raise DataError(f"{path}: trained on {recorded['name']} (fingerprint {recorded['fingerprint'][:12]}), not on "
+                        f"{corpus.name} (fingerprint {corpus.facts.fingerprint[:12]}); scoring it there would be "
+                        "meaningless")
+    return corpus
+
+
 def evaluate_checkpoint(path: str | Path, data: str | Path | None = None, expected=None,
-                        plot: str | Path | None = None, backend: str | None = None) -> EvalReport:
-    """Score a checkpoint on the test set of the data it records (see `recorded_data`).
-    Read-only: a confusion-matrix PNG is written only to `plot`."""
+                        plot: str | Path | None = None, backend: str | None = None) -> EvalReport | TextEvalReport:
+    """Score a checkpoint on the test set of the data it records (see `recorded_data`); a text
+    model on its corpus's validation and test splits. Read-only: a confusion-matrix PNG is written
+    only to `plot`."""
     model, ckpt = load_checkpoint(path, expected=load_spec(expected) if expected else None, backend=backend)
     m = ckpt.get("metrics") or {}
+    if model.spec.is_text:
+        corpus = recorded_text(path, m, data)
+        tokens = model.spec.input[0]
+        corpus.refuse_mismatch(str(path), tokens, model.spec.vocab)
+        return TextEvalReport(model.spec.name, model.num_params(), split_loss(model, corpus.val, tokens),
+                              split_loss(model, corpus.test, tokens), corpus.facts.to_dict())
     dataset, notes = recorded_data(path, m, data)
     dataset.refuse_mismatch(str(path), model.spec.input, model.spec.classes)
     mean, std = m.get("mean", dataset.mean), m.get("std", dataset.std)

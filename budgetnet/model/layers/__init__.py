@@ -7,9 +7,9 @@ Parameter and buffer names match torch.nn, so state_dicts load both ways.
 from budgetnet.model.layers.activation import GELU, ReLU, SiLU, Tanh, Dropout, softmax
 from budgetnet.model.layers.attention import attend
 from budgetnet.model.layers.conv import Conv2d
-from budgetnet.model.layers.linear import Linear
+from budgetnet.model.layers.linear import Embedding, Linear
 from budgetnet.model.layers.norm import BatchNorm2d, LayerNorm
 from budgetnet.model.layers.pool import AvgPool2d, MaxPool2d
 
-__all__ = ["Conv2d", "Linear", "BatchNorm2d", "LayerNorm", "MaxPool2d", "AvgPool2d",
+__all__ = ["Conv2d", "Linear", "Embedding", "BatchNorm2d", "LayerNorm", "MaxPool2d", "AvgPool2d",
            "ReLU", "GELU", "SiLU", "Tanh", "Dropout", "softmax", "attend"]

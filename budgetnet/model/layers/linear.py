@@ -1,4 +1,5 @@
-"""Fully connected layer, y = x W^T + b, with torch.nn.Linear's parameter layout."""
+"""Fully connected layer, y = x W^T + b, and the token embedding (a table indexed by token ids),
+with torch.nn.Linear's and torch.nn.Embedding's parameter layouts."""
 from __future__ import annotations
 
 import torch
@@ -18,3 +19,17 @@ class Linear(nn.Module):
     def forward(self, x):  # (..., in) -> (..., out)
         y = x @ self.weight.t()
         return y + self.bias if self.bias is not None else y
+
+
+class Embedding(nn.Module):
+    """Token ids -> rows of a learned (vocab, dim) table: plain indexing, whose backward
+    scatters each row's gradient (autograd's index backward)."""
+
+    def __init__(self, vocab: int, dim: int):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = vocab, dim
+        self.weight = nn.Parameter(torch.empty(vocab, dim))
+        nn.init.normal_(self.weight)
+
+    def forward(self, ids):  # (..., T) int64 -> (..., T, dim)
+        return self.weight[ids]
