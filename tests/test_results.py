@@ -40,7 +40,7 @@ def test_confirm_and_collect(tmp_path):
     assert (tmp_path / model["checkpoint"]).is_file() and (tmp_path / model["spec"]).is_file()
     text = readme.read_text()
     assert "stale" not in text and table(index) in text and text.endswith("after\n")
-    assert (reports / "pareto.png").is_file() and collect(reports) == json.loads((reports / "results.json").read_text())
+    assert (reports / "pareto.png").is_file() and (reports / "deployment.png").is_file() and collect(reports) == json.loads((reports / "results.json").read_text())
 
 
 @pytest.mark.parametrize("model", SHIPPED, ids=[m["name"] for m in SHIPPED])
@@ -130,3 +130,39 @@ def test_confirm_jobs_runs_seeds_in_parallel_processes_with_the_same_figures(tmp
     finally:
         torch.set_num_threads(torch_threads)
     assert [s["test_acc"] for s in jobs["seeds"]] == [s["test_acc"] for s in alone["seeds"]]
+
+
+def _fake_confirmation(folder: Path, spec: str, accs: dict[int, float], int8: dict[int, float]) -> None:
+    from budgetnet.data.datasets import describe
+    from budgetnet.spec.schema import load_spec
+    folder.mkdir(parents=True)
+    (folder / "spec.yaml").write_text(load_spec(spec).to_yaml())
+    seeds = [{"seed": s, "val_acc": a, "test_acc": a, "seconds": 1.0, "epochs": 15, "train_images": 60000,
+              "checkpoint": f"seed{s}/checkpoint.pt"} for s, a in accs.items()]
+    (folder / "confirm.json").write_text(json.dumps({
+        "name": load_spec(spec).name, "params": 1, "macs": 1, "epochs": 15, "budget": {}, "full_train": True,
+        "train_images": 60000, "seeds": seeds, "median_test_acc": sorted(accs.values())[len(accs) // 2],
+        "data": describe().to_dict()}))
+    for s, a in int8.items():
+        (folder / f"seed{s}" / "export").mkdir(parents=True)
+        (folder / f"seed{s}" / "export" / "export.json").write_text(json.dumps({"int8": {"test_acc": a}}))
+
+
+def test_the_deployment_summary_takes_int8_medians_within_the_unas_bounds_only(tmp_path):
+    """int8 columns come from every seed's export record; a model outside the bounds (best_lean7k:
+    7,689 B, 14,524 B peak) never counts, and a model with a seed not exported has no int8 median."""
+    reports = tmp_path / "reports"
+    from budgetnet.search.definition import load_search
+    unas = load_search("unas")
+    small = unas.spec(unas.reference[0])
+    spec_file = tmp_path / "small.yaml"
+    spec_file.write_text(small.to_yaml())
+    _fake_confirmation(reports / "small", str(spec_file), {0: 0.991, 1: 0.990, 2: 0.992}, {0: 0.990, 1: 0.989, 2: 0.991})
+    _fake_confirmation(reports / "half", str(spec_file), {0: 0.995, 1: 0.995, 2: 0.995}, {0: 0.999})
+    _fake_confirmation(reports / "big", "best_lean7k", {0: 0.999, 1: 0.999, 2: 0.999}, {0: 0.999, 1: 0.999, 2: 0.999})
+    index = collect(reports)
+    by_report = {Path(m["report"]).name: m for m in index["models"]}
+    assert by_report["small"]["median_int8_test_acc"] == 0.990 and by_report["half"]["median_int8_test_acc"] is None
+    assert by_report["small"]["peak_activation_bytes"] <= 2500 and by_report["big"]["int8_weight_bytes"] > 4500
+    d = index["deployment"]
+    assert d["best_report"].endswith("small") and d["best_median_int8_test_acc"] == 0.990 and d["reached"]

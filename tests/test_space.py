@@ -220,3 +220,14 @@ def test_candidate_zero_is_promoted_once_with_its_own_seed():
     promoted = study.ask()  # the worker takes the queued promotion
     assert TrialRecord.of(promoted) == TrialRecord(rung=1, candidate=0, seed=0)
     assert next_promotion(study.get_trials(), [3, 15]) is None  # started once: never again
+
+
+def test_study_record_reads_what_it_saved_and_old_studies():
+    from budgetnet.search.record import StudyRecord
+
+    study = optuna.create_study()
+    rec = StudyRecord("unas", {"max_params": 6999}, 0.99, [3, 15], True)
+    rec.save(study)
+    assert StudyRecord.of(study) == rec
+    old = optuna.load_study(study_name="lean7k-6999", storage=f"sqlite:///{REPORTS / 'lean7k' / 'study.db'}")
+    assert StudyRecord.of(old) == StudyRecord("lean7k", {"max_params": 6999, "max_epochs": 15}, 0.994)

@@ -40,13 +40,15 @@ def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a 
 def results(reports: Path = typer.Option(Path("reports"), help="Directory searched for confirm.json files."),
             readme: Optional[Path] = typer.Option(Path("README.md"), help="README whose results block is regenerated."),
             flagship: Optional[str] = typer.Option(None, help="Model CI retrains from scratch (kept from the last run if omitted).")):
-    """Write reports/results.json and reports/pareto.png from every confirm.json, and regenerate
+    """Write reports/results.json, reports/pareto.png and reports/deployment.png (accuracy against
+    peak RAM) from every confirm.json, and regenerate
     the README's results table from them."""
     from budgetnet.report.results import table, write_results
 
     index = write_results(reports, readme, flagship)
     console.print(table(index), markup=False)
-    console.print(f"{len(index['models'])} models -> {reports / 'results.json'}, {reports / 'pareto.png'}")
+    console.print(f"{len(index['models'])} models -> {reports / 'results.json'}, {reports / 'pareto.png'}, "
+                  f"{reports / 'deployment.png'}")
 
 
 def compare(inputs: List[Path] = typer.Argument(..., help="Run folders (metrics.json), confirmations (confirm.json), comparison.json files, or folders of them."),

@@ -139,6 +139,9 @@ def export(checkpoint: str | Path, out: str | Path, int8: bool = False, data: st
     require_runtime()
     checkpoint, out = Path(checkpoint), Path(out)
     network, ckpt = load_checkpoint(checkpoint, backend="torch")  # the same weights, torch's ops
+    if network.spec.is_text:
+        raise ExportError(f"{checkpoint}: {network.spec.name} is a text model; export writes image classifiers "
+                          "(its verification and int8 calibration read images)")
     network.eval()
     metrics = ckpt.get("metrics") or {}
     dataset, notes = recorded_data(checkpoint, metrics, data)

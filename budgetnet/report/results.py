@@ -25,6 +25,11 @@ TARGET = 0.994  # final-epoch test accuracy of the median seed
 # them) and on every other machine reported there, still >= TARGET.
 CI_SETTING = "portable"
 BUDGETS = (8000, 7000, 6000, 5000, 4000, 3000)  # "fewer than N parameters"
+# uNAS's MNIST bounds (Liberis et al. 2021, configs/cnn_mnist_aging.py): int8 model <= 4,500 B, peak
+# activations <= 2,500 B (ours counts the network input too, so it is the stricter of the two);
+# the deployment goal is an int8 test accuracy (onnxruntime, median of the seeds) within them
+UNAS_BOUNDS = {"int8_weight_bytes": 4500, "peak_activation_bytes": 2500}
+DEPLOYMENT_GOAL = 0.99
 
 
 def confirm(spec, out: str | Path, seeds=(0, 1, 2), data: str | None = None, on_epoch=None,
@@ -93,7 +98,7 @@ def collect(reports: str | Path, flagship: str | None = None) -> dict:
 
         median_run = sorted(c["seeds"], key=lambda r: r["test_acc"])[len(c["seeds"]) // 2]
         data = c.get("data") or {"name": EMBEDDED_NAME, "fingerprint": MNIST_FINGERPRINT}  # before data facts
-        (models if data["fingerprint"] == MNIST_FINGERPRINT else other).append({
+        (models if data["fingerprint"] == MNIST_FINGERPRINT else other).append(_deployment(path.parent, c) | {
             "name": c["name"], "params": c["params"], "macs": c["macs"], "epochs": c["epochs"],
             "budget": c["budget"], "spec": rel(path.parent / "spec.yaml"),
             "full_train": c.get("full_train", False),
@@ -111,7 +116,38 @@ def collect(reports: str | Path, flagship: str | None = None) -> dict:
         raise ValueError(f"flagship {flagship!r} is not among the confirmed models")
     # the flagship is the model CI retrains from scratch (tests/test_results.py)
     return {"generated_by": "budgetnet results", "flagship": flagship, "target": TARGET,
-            "reached": reached_by_budget(models), "models": models, "other_data": other}
+            "reached": reached_by_budget(models), "deployment": deployment_summary(models), "models": models,
+            "other_data": other}
+
+
+def _deployment(folder: Path, c: dict) -> dict:
+    """What a device holds of a confirmed model, counted from its spec (int8 weight bytes, peak
+    activation bytes at batch 1, ours and uNAS's convention), and the int8 test accuracy of every
+    seed exported with `budgetnet export --int8` into seedN/export/ (onnxruntime-measured)."""
+    mem = summarize(load_spec(folder / "spec.yaml")).memory
+    int8 = {}
+    for r in c["seeds"]:
+        record = folder / f"seed{r['seed']}" / "export" / "export.json"
+        if record.is_file():
+            int8[str(r["seed"])] = json.loads(record.read_text())["int8"]["test_acc"]
+    return {"int8_weight_bytes": mem.int8_weight_bytes, "peak_activation_bytes": mem.peak_bytes("int8"),
+            "peak_activation_bytes_unas": mem.peak_bytes("int8", exclude_input=True), "int8_test_acc": int8,
+            "median_int8_test_acc": statistics.median(int8.values()) if len(int8) == len(c["seeds"]) else None}
+
+
+def within_unas(m: dict) -> bool:
+    return (m["int8_weight_bytes"] <= UNAS_BOUNDS["int8_weight_bytes"]
+            and m["peak_activation_bytes"] <= UNAS_BOUNDS["peak_activation_bytes"])
+
+
+def deployment_summary(models: list[dict]) -> dict:
+    """The best int8 accuracy (median of seeds, every seed exported) within uNAS's MNIST bounds."""
+    inside = [m for m in models if within_unas(m) and m["median_int8_test_acc"] is not None]
+    best = max(inside, key=lambda m: (m["median_int8_test_acc"], -m["int8_weight_bytes"]), default=None)
+    return {"bounds": UNAS_BOUNDS, "goal_int8_test_acc": DEPLOYMENT_GOAL, "best": best and best["name"],
+            "best_report": best and best["report"],
+            "best_median_int8_test_acc": best and best["median_int8_test_acc"],
+            "reached": bool(best and best["median_int8_test_acc"] >= DEPLOYMENT_GOAL)}
 
 
 def _data_label(data: dict) -> str:
@@ -162,17 +198,19 @@ CLAIM_TEXT = {"reaches": "yes", "no": "no", "unverified": "median only (not meas
 
 
 def table(index: dict) -> str:
-    lines = ["| model | params | MACs | epochs | train images | test accuracy per seed (%) | median (%) | "
-             "median seed, worst kernel (%) | reaches 99.40% |",
-             "|---|---:|---:|---:|---:|---|---:|---:|:---:|"]
+    lines = ["| model | params | MACs | int8 weights (B) | peak RAM, int8 (B) | epochs | train images | "
+             "test accuracy per seed (%) | median (%) | int8 median (%) | median seed, worst kernel (%) | reaches 99.40% |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|:---:|"]
     for m in index["models"]:
         per_seed = ", ".join(f"{100 * v:.2f}" for v in m["test_acc"].values())
         ok = CLAIM_TEXT[m["claim"]]
         worst = "-" if m["kernels"] is None else f"[{100 * m['kernels']['min_test_acc']:.2f}]({m['kernels']['report']})"
         star = " (flagship)" if m["name"] == index.get("flagship") else ""
-        lines.append(f"| [{m['name']}]({m['report']}){star} | {m['params']:,} | {m['macs']:,} | {m['epochs']} | "
+        int8 = "-" if m["median_int8_test_acc"] is None else f"{100 * m['median_int8_test_acc']:.2f}"
+        lines.append(f"| [{m['name']}]({m['report']}){star} | {m['params']:,} | {m['macs']:,} | "
+                     f"{m['int8_weight_bytes']:,} | {m['peak_activation_bytes']:,} | {m['epochs']} | "
                      f"{m['train_images']:,} | "
-                     f"{per_seed} | {100 * m['median_test_acc']:.2f} | {worst} | {ok} |")
+                     f"{per_seed} | {100 * m['median_test_acc']:.2f} | {int8} | {worst} | {ok} |")
     return "\n".join(lines)
 
 
@@ -192,8 +230,14 @@ def other_table(index: dict) -> str:
 def reached_line(index: dict) -> str:
     names = {k: (f"`{v}`" if v else "none yet") for k, v in index.get("reached", {}).items()}
     parts = [f"under {int(k.removeprefix('under_')):,} params: {v}" for k, v in names.items() if k != "smallest"]
+    d = index["deployment"]
+    deploy = (f"`{d['best']}`, int8 test accuracy {100 * d['best_median_int8_test_acc']:.2f}% (median of seeds, "
+              f"onnxruntime)" if d["best"] else "none exported yet")
     return (f"Smallest model reaching {100 * TARGET:.2f}% (by the claim rule): " + "; ".join(parts)
-            + f"; overall: {names.get('smallest', 'none yet')}.")
+            + f"; overall: {names.get('smallest', 'none yet')}.\n\n"
+            + f"Best int8 model within uNAS's MNIST bounds (int8 weights <= {d['bounds']['int8_weight_bytes']:,} B, "
+              f"peak activations <= {d['bounds']['peak_activation_bytes']:,} B, the input counted): {deploy}; "
+              f"goal {100 * d['goal_int8_test_acc']:.1f}%: {'reached' if d['reached'] else 'not reached'}.")
 
 
 def write_results(reports: str | Path = "reports", readme: str | Path | None = "README.md",
@@ -205,6 +249,7 @@ def write_results(reports: str | Path = "reports", readme: str | Path | None = "
     index = collect(reports, flagship)
     atomic.write_json(reports / "results.json", index)
     plots.results_pareto(index["models"], reports / "pareto.png")
+    plots.deployment(index["models"], UNAS_BOUNDS, DEPLOYMENT_GOAL, reports / "deployment.png")
     if readme and Path(readme).is_file():
         text = Path(readme).read_text()
         others = other_table(index)

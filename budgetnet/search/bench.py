@@ -16,6 +16,7 @@ import optuna
 
 from budgetnet import atomic
 from budgetnet.search.options import SearchOptions
+from budgetnet.search.record import StudyRecord
 from budgetnet.search.run import run_search
 from budgetnet.search.definition import load_search
 from budgetnet.search.report import finalize
@@ -57,11 +58,12 @@ def bench_setup(name: str, out: Path, max_params: int, timeout: float, warm_star
     if ran:
         study = run_search(search, opts, on_trial)
     tl = timeline(study, search.min_accuracy, max_params)
+    recorded = StudyRecord.of(study)
     finalize(study, search, opts, tl.wall_seconds, retrain=False)  # leaderboard, best.yaml, history.png
     result = {"search": name, "definition": search_name, "budget": max_params, "floor": search.min_accuracy,
               "workers": overrides["workers"], "threads_per_worker": overrides["threads"],
-              "pruner": overrides["pruner"], "rungs": study.user_attrs.get("rungs"),
-              "warm_start": study.user_attrs.get("warm_start", bool(search.reference)),
+              "pruner": overrides["pruner"], "rungs": recorded.rungs,  # a study from before the record: its reference
+              "warm_start": bool(search.reference) if recorded.warm_start is None else recorded.warm_start,
               "timeout_s": timeout, "wall_s": round(tl.wall_seconds, 1), "trained_trials": tl.trained,
               "complete_trials": len(tl.points),
               "trials_per_hour": round(tl.trials_per_hour(), 1),

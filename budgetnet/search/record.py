@@ -63,6 +63,26 @@ class TrialRecord:
         return self.status == "complete"
 
 
+@dataclass(frozen=True)
+class StudyRecord:
+    """What a study records about itself once, when it is created (Optuna's study user attributes):
+    the search, its budget and floor, the rung schedule and whether the warm start ran."""
+    search: str | None = None
+    budget: dict | None = None
+    min_accuracy: float | None = None
+    rungs: list | None = None
+    warm_start: bool | None = None
+
+    @classmethod
+    def of(cls, study) -> "StudyRecord":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in study.user_attrs.items() if k in known})
+
+    def save(self, study) -> None:
+        for key, value in asdict(self).items():
+            study.set_user_attr(key, value)
+
+
 def wilson(acc: float, n: int, z: float = 1.96) -> tuple[float, float]:
     """The 95% Wilson interval of an accuracy measured on n images: how far the truth may be
     from one validation reading (99.4% on 5,000 images: 99.14-99.58%; one standard error is

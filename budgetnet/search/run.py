@@ -23,7 +23,7 @@ from budgetnet.errors import SpecError
 from budgetnet.search.rungs import next_promotion, rung_epochs
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions
-from budgetnet.search.record import TrialRecord, records
+from budgetnet.search.record import StudyRecord, TrialRecord, records
 from budgetnet.training.loop import train
 
 
@@ -163,11 +163,8 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
         if not study.trials:  # a new study: the warm start (shipped references) runs first
             for ref in search.reference if opts.warm_start else ():
                 study.enqueue_trial(ref, user_attrs=TrialRecord(warm_start=True).start_attrs(), skip_if_exists=True)
-            study.set_user_attr("search", search.name)
-            study.set_user_attr("budget", search.budget.model_dump(exclude_defaults=True))
-            study.set_user_attr("min_accuracy", search.min_accuracy)
-            study.set_user_attr("rungs", rung_list(search, opts))
-            study.set_user_attr("warm_start", opts.warm_start)
+            StudyRecord(search.name, search.budget.model_dump(exclude_defaults=True), search.min_accuracy,
+                        rung_list(search, opts), opts.warm_start).save(study)
         for point in opts.enqueue:  # already run (or queued) points are not queued again on a rerun
             study.enqueue_trial(point, skip_if_exists=True)
         requeue_interrupted(study)
