@@ -56,14 +56,18 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
     result = train(spec, dataset, epochs=epochs, seed=seed, device=device, backend=backend,
                    on_epoch=after_epoch, on_batch=on_batch, resume=state,
                    on_checkpoint=checkpoint, checkpoint_every=60 * checkpoint_minutes)
-    metrics = result.metrics.to_dict()
-    metrics["full_train"] = full_train
-    save_checkpoint(out / "checkpoint.pt", result.model.cpu(), metrics)
-    atomic.write_json(out / "metrics.json", metrics)
-    atomic.write_text(out / "spec.yaml", spec.to_yaml())
+    metrics = result.metrics.to_dict() | {"full_train": full_train}
+    _finish(out, spec, result.model, metrics)
     plots.learning_curve(metrics["history"], out / "curves.png",
                          f"{spec.name}: {metrics['params']:,} params, test {100 * metrics['test_acc']:.2f}%")
     return result.metrics
+
+
+def _finish(out: Path, spec, model, metrics: dict) -> None:
+    """A finished run's files: the final checkpoint (no resume state), metrics.json, spec.yaml."""
+    save_checkpoint(out / "checkpoint.pt", model.cpu(), metrics)
+    atomic.write_json(out / "metrics.json", metrics)
+    atomic.write_text(out / "spec.yaml", spec.to_yaml())
 
 
 def _text_run(spec, out: Path, *, epochs, seed, subset, data, backend, device, full_train, resume, on_batch,
@@ -87,9 +91,7 @@ def _text_run(spec, out: Path, *, epochs, seed, subset, data, backend, device, f
     result = train_text(spec, corpus, epochs=epochs, seed=seed, device=resolve_device(device), backend=backend,
                         on_epoch=after_epoch, on_batch=on_batch)
     metrics = result.metrics.to_dict()
-    save_checkpoint(out / "checkpoint.pt", result.model.cpu(), metrics)
-    atomic.write_json(out / "metrics.json", metrics)
-    atomic.write_text(out / "spec.yaml", spec.to_yaml())
+    _finish(out, spec, result.model, metrics)
     plots.text_curve(metrics["history"], out / "curves.png",
                      f"{spec.name}: {metrics['params']:,} params, test {metrics['test_bpc']:.3f} bits/char")
     return result.metrics
