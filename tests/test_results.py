@@ -166,3 +166,29 @@ def test_the_deployment_summary_takes_int8_medians_within_the_unas_bounds_only(t
     assert by_report["small"]["peak_activation_bytes"] <= 2500 and by_report["big"]["int8_weight_bytes"] > 4500
     d = index["deployment"]
     assert d["best_report"].endswith("small") and d["best_median_int8_test_acc"] == 0.990 and d["reached"]
+
+
+def test_pick_selects_on_median_validation_and_never_on_test(tmp_path):
+    from budgetnet.report.results import pick
+    from budgetnet.spec.schema import load_spec
+
+    def arm(name, vals, tests, params_spec="best_3k"):
+        folder = tmp_path / name
+        _fake_confirmation(folder, params_spec, dict(enumerate(tests)), {})
+        c = json.loads((folder / "confirm.json").read_text())
+        for r, v in zip(c["seeds"], vals):
+            r["val_acc"] = v
+        c["full_train"], c["name"] = False, name
+        (folder / "confirm.json").write_text(json.dumps(c))
+        return folder
+
+    a = arm("a", [0.990, 0.993, 0.991], [0.999, 0.999, 0.999])  # best test, worse validation
+    b = arm("b", [0.992, 0.992, 0.980], [0.980, 0.980, 0.980])  # median validation 0.992 wins
+    r = pick([a, b], tmp_path / "best.yaml", "best_x")
+    assert r["picked"] == "b" and load_spec(tmp_path / "best.yaml").name == "best_x"
+    c = json.loads((a / "confirm.json").read_text())
+    c["full_train"] = True
+    (a / "confirm.json").write_text(json.dumps(c))
+    with pytest.raises(BudgetnetError, match="no validation"):
+        pick([a, b], tmp_path / "best2.yaml", "best_x")
+    assert not (tmp_path / "best2.yaml").exists()

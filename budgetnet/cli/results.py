@@ -37,6 +37,25 @@ def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a 
     console.print(f"{r['name']}: {r['params']:,} params; test {accs}; median {100 * r['median_test_acc']:.2f}%")
 
 
+def pick(confirmations: List[Path] = typer.Argument(..., help="Folders written by budgetnet confirm (without --full-train)."),
+         out: Path = typer.Option(..., "--out", help="Where the picked spec is written (YAML)."),
+         name: str = typer.Option(..., help="Name of the picked spec."),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON (picked, arms with their validation accuracies).")):
+    """Select among confirmed variants on validation: the confirmation with the highest median
+    validation accuracy (ties: fewer parameters) is written as a spec named NAME. Test accuracies
+    are never read."""
+    from budgetnet.report.results import pick as run_pick
+
+    r = run_pick(confirmations, out, name)
+    if as_json:
+        print_json(r)
+        return
+    for a in r["arms"]:
+        console.print(f"{a['name']}: validation {', '.join(f'{100 * v:.2f}%' for v in a['val_acc'])}; "
+                      f"median {100 * a['median_val_acc']:.2f}%")
+    console.print(f"picked {r['picked']} -> {out} ({name})")
+
+
 def results(reports: Path = typer.Option(Path("reports"), help="Directory searched for confirm.json files."),
             readme: Optional[Path] = typer.Option(Path("README.md"), help="README whose results block is regenerated."),
             flagship: Optional[str] = typer.Option(None, help="Model CI retrains from scratch (kept from the last run if omitted).")):
@@ -97,6 +116,7 @@ def spread(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a c
 
 def register(app: typer.Typer) -> None:
     app.command()(confirm)
+    app.command()(pick)
     app.command()(spread)
     app.command()(results)
     app.command()(compare)

@@ -84,6 +84,31 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data: str | None = None, on_
     return result
 
 
+def pick(confirmations: list[str | Path], out: str | Path, name: str) -> dict:
+    """Of several confirmations (confirm.json folders, trained on a validation split), the one with
+    the highest median validation accuracy (ties: fewer parameters), its spec written to OUT as
+    NAME with where it came from. Never reads a test accuracy."""
+    arms = []
+    for folder in map(Path, confirmations):
+        path = folder / "confirm.json"
+        if not path.is_file():
+            raise BudgetnetError(f"{folder}: no confirm.json (run budgetnet confirm first)")
+        c = json.loads(path.read_text())
+        vals = [r["val_acc"] for r in c["seeds"]]
+        if c.get("full_train") or any(v is None for v in vals):
+            raise BudgetnetError(f"{folder}: trained on every training image (--full-train): no validation "
+                                 "accuracy to select on")
+        arms.append({"folder": str(folder), "name": c["name"], "params": c["params"], "val_acc": vals,
+                     "median_val_acc": statistics.median(vals)})
+    best = max(arms, key=lambda a: (a["median_val_acc"], -a["params"]))
+    raw = load_spec(Path(best["folder"]) / "spec.yaml").to_dict()
+    raw["name"] = name
+    raw["source"] = (f"picked from {len(arms)} confirmations: {best['name']} (highest median validation "
+                     f"accuracy of {len(best['val_acc'])} seeds: {100 * best['median_val_acc']:.2f}%)")
+    atomic.write_text(out, load_spec(raw).to_yaml())
+    return {"picked": best["name"], "out": str(out), "arms": arms}
+
+
 def collect(reports: str | Path, flagship: str | None = None) -> dict:
     """reports/*/confirm.json -> the results index (paths relative to the repository root).
     `models` are the MNIST confirmations, judged against the MNIST target by the claim rule;

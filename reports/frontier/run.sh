@@ -11,7 +11,10 @@ budgetnet confirm $F/levers/specs/lean5k_base.yaml --out $F/levers/lean5k_base
 budgetnet train best_lean7k --out $F/teacher --seed 0           # the distillation teacher, trained once (55,000 images)
 budgetnet confirm $F/levers/specs/lean5k_ema.yaml --out $F/levers/lean5k_ema
 budgetnet confirm $F/levers/specs/lean5k_distill.yaml --out $F/levers/lean5k_distill
-python $F/pick.py                                               # highest median validation -> best_5k.yaml
+budgetnet pick $F/levers/lean5k_base $F/levers/lean5k_ema $F/levers/lean5k_distill \
+  --out $F/best_5k.yaml --name best_5k                          # highest median validation -> best_5k.yaml
+# (the committed best_5k.yaml was picked by a script before `budgetnet pick`: the same spec, lean5k_ema,
+#  levers/pick.log; its `source` line is that script's wording)
 # 2. final-model protocol (60,000 images, seeds 0-2, final-epoch test accuracy)
 budgetnet confirm $F/best_5k.yaml --out $F/best_5k --full-train
 # the same recipe at 3K and 4K widths. The confirmed best_3k / best_4k were written by a hand script
