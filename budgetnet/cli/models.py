@@ -19,12 +19,14 @@ def _args_text(args: dict) -> str:
 def summary(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec."),
             as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table.")):
     """Per-layer output shape, parameters, MACs and receptive field of a spec, and totals."""
+    spec = load_spec(spec)
     s = summarize(spec)
     if as_json:
         print_json(s.to_dict())
         return
     m = s.memory
-    table = Table(title=f"{s.name}  (input {'x'.join(map(str, s.input))})", title_justify="left")
+    shown = f"{spec.input[0]} tokens, vocab {spec.vocab}" if spec.is_text else "x".join(map(str, s.input))
+    table = Table(title=f"{s.name}  (input {shown})", title_justify="left")
     for col, just in (("#", "right"), ("op", "left"), ("args", "left"), ("out shape", "left"),
                       ("params", "right"), ("MACs", "right"), ("RF", "right"), ("jump", "right"),
                       ("act in B", "right"), ("act out B", "right"), ("live B", "right"), ("int8 weights B", "right")):
@@ -38,7 +40,8 @@ def summary(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spe
     table.add_row("", "total", "", "", fmt_int(s.params), fmt_int(s.macs), str(s.rf), "", "", "",
                   fmt_int(m.peak_bytes()), fmt_int(m.int8_weight_bytes))
     console.print(table)
-    console.print(f"{s.name}: {s.params:,} parameters, {s.macs:,} MACs per image, receptive field {s.rf}")
+    per = "sequence" if spec.is_text else "image"
+    console.print(f"{s.name}: {s.params:,} parameters, {s.macs:,} MACs per {per}, receptive field {s.rf}")
     console.print(f"weights: {m.int8_weight_bytes:,} B int8 (batch norm folded, per-channel scales), "
                   f"{m.fp32_weight_bytes:,} B fp32; peak activations at batch 1: {m.peak_bytes():,} B int8, "
                   f"{m.peak_bytes('fp32'):,} B fp32 at layer {m.peak_row} ({s.rows[m.peak_row].op}); "
