@@ -42,6 +42,8 @@ EXPECTED_PARAMS = {
     "best_3k": 2_985,
     # convs 54 + 648 + 72 + 594 + 1188 + 1188 + 110 = 3854, BN 2*(6+12+11+12+11) = 104
     "best_4k": 3_958,
+    # convs 36 + 288 + 1008 + 1134 + 1053 + 130 = 3649, BN 2*(4+8+14+9+13) = 96
+    "best_unas": 3_745,
     # embed 28*32+32 = 928, positions 28*32 = 896, 2 blocks * 8544, LN 64, head 330
     "transformer_000_rows": 19_306,
     # embed 28*64+64 = 1856, sinusoidal positions 0, 2 blocks * 33472, LN 128, head (64*64+64) + (64*10+10)
