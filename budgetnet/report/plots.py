@@ -50,20 +50,26 @@ def results_pareto(models: list[dict], path: str | Path) -> None:
 def deployment(models: list[dict], bounds: dict, goal: float, path: str | Path) -> None:
     """Accuracy against peak activation memory (int8, batch 1): every confirmed model's median
     test accuracy in PyTorch (dot) and, where every seed was exported, its int8 median measured by
-    onnxruntime (diamond); uNAS's RAM bound and the int8 goal as lines."""
+    onnxruntime (diamond); uNAS's RAM bound and the int8 goal as lines. The frontier (no model with
+    less RAM is as accurate) is labelled."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     floor = 98.0
-    for i, m in enumerate(sorted(models, key=lambda m: m["peak_activation_bytes"])):
+    best_so_far, labelled = -1.0, 0
+    for i, m in enumerate(sorted(models, key=lambda m: (m["peak_activation_bytes"], -m["median_test_acc"]))):
         x, acc = m["peak_activation_bytes"], max(floor, 100 * m["median_test_acc"])
+        frontier = m["median_test_acc"] > best_so_far  # more accurate than every model with less RAM: labelled
+        best_so_far = max(best_so_far, m["median_test_acc"])
         inside = m["int8_weight_bytes"] <= bounds["int8_weight_bytes"] and x <= bounds["peak_activation_bytes"]
         color = "tab:green" if inside else "tab:blue"
         ax.scatter([x], [acc], color=color, s=22, label="median test accuracy, fp32 (PyTorch)" if i == 0 else None)
         if m.get("median_int8_test_acc") is not None:
             ax.scatter([x], [max(floor, 100 * m["median_int8_test_acc"])], marker="D", facecolors="none",
                        edgecolors=color, s=40, label="median int8 test accuracy (onnxruntime)")
-        ax.annotate(f"{m['name']} ({m['int8_weight_bytes']:,} B)", (x, acc), textcoords="offset points",
-                    xytext=(5, 6 if i % 2 else -11), fontsize=7)
+        if frontier:  # alternate below / above: frontier neighbours sit close
+            ax.annotate(f"{m['name']} ({m['int8_weight_bytes']:,} B)", (x, acc), textcoords="offset points",
+                        xytext=(5, -11 if labelled % 2 == 0 else 7), fontsize=7)
+            labelled += 1
     ax.axvline(bounds["peak_activation_bytes"], color="tab:green", linestyle=":", linewidth=1,
                label=f"uNAS RAM bound {bounds['peak_activation_bytes']:,} B (green: within both uNAS bounds)")
     ax.axhline(100 * goal, color="black", linestyle="--", linewidth=1, label=f"int8 goal {100 * goal:.1f}%")
@@ -71,7 +77,8 @@ def deployment(models: list[dict], bounds: dict, goal: float, path: str | Path) 
     ax.set_ylim(floor - 0.05, 99.7)
     ax.set_xlabel("peak activation memory, int8, batch 1 (bytes; the input counted)")
     ax.set_ylabel("test accuracy (%), median of seeds")
-    ax.set_title("Confirmed MNIST models: accuracy against RAM (label: int8 weight bytes)", fontsize=10)
+    ax.set_title("Confirmed MNIST models: accuracy against RAM (labelled: the frontier, with int8 weight bytes)",
+                 fontsize=9)
     ax.margins(x=0.1)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
