@@ -13,4 +13,5 @@ budgetnet spread reports/frontier/best_5k/spec.yaml --seed 0 --full-train --jobs
     --setting default --setting avx2-machine --setting aten-avx2 --setting aten-default --setting onednn-avx2 --setting portable
 budgetnet spread reports/search7k/default/confirm/spec.yaml --seed 1 --full-train --out reports/spread/best_general/seed1 \
     --setting default
+budgetnet spread reports/unas/confirm/spec.yaml --seed 2 --full-train --out reports/spread/best_unas/seed2 "${every[@]}"
 budgetnet results
