@@ -174,8 +174,9 @@ def markdown(rows: list[dict]) -> str:
              "|---|---|" + ("---|" if other_data else "") + "---:|---:|---|---:|---:|---|---:|---:|---:|---|---|"]
     for r in rows:
         per_seed = ", ".join(pct(e["test_acc"]) for e in r["seeds"]) or "-"
-        test = pct(r["test_acc"])
+        test, val = pct(r["test_acc"]), pct(r.get("val_acc"))
         if r.get("kind") == "text":  # bits per character where images have accuracy
+            val = f"{r['val_bpc']:.3f} bits/char" if r.get("val_bpc") is not None else "-"
             per_seed = ", ".join(f"{e['test_bpc']:.3f}" for e in r["seeds"]) or "-"
             test = f"{r['test_bpc']:.3f} bits/char" if r.get("test_bpc") is not None else "-"
         f1 = f"{r['f1_macro']:.4f}" if r["f1_macro"] is not None else "-"
@@ -185,7 +186,7 @@ def markdown(rows: list[dict]) -> str:
         where = f"{r['device']} x {r['threads']}" if r["device"] else "-"
         data = f" {r.get('data') or '-'} |" if other_data else ""
         lines.append(f"| {r['name']} | {r['source']} |{data} {r['params']:,} | {r['macs']:,} | {r['backend']} | "
-                     f"{pct(r.get('val_acc'))} | {test} | {per_seed} | {f1} | {secs} | {ips} | {where} | "
+                     f"{val} | {test} | {per_seed} | {f1} | {secs} | {ips} | {where} | "
                      f"{status} |")
     return "\n".join(lines)
 
