@@ -118,16 +118,18 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
            full_train: bool = typer.Option(False, "--full-train", help="Train on all training images (no per-epoch validation)."),
            data: Optional[str] = data_option(),
            subset: Optional[int] = typer.Option(None, min=1, help="Train on the first N training images (smoke runs)."),
-           as_json: bool = typer.Option(False, "--json", help="Print JSON (keys median_seconds, median_test_acc, reached).")):
-    """Time to target: train a spec once per seed and report training seconds and final-epoch
-    test accuracy against a limit (default 45 s, 99.40%). An absolute figure: run it on a quiet machine."""
+           epochs: Optional[int] = typer.Option(None, min=1, help="The recipe compressed to N epochs (its schedule spans the shorter run): samples to target."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON (keys median_seconds, median_test_acc, samples, reached).")):
+    """Time to target: train a spec once per seed and report training seconds, training samples
+    (epochs x images) and final-epoch test accuracy against a limit (default 45 s, 99.40%).
+    An absolute figure: run it on a quiet machine."""
     from budgetnet.training.bench import bench_target
 
     def on_epoch(stat, result):
         if not as_json:
             console.print(f"  seed {result.metrics.seed} epoch {stat.epoch:>2} {result.metrics.seconds:6.1f}s")
 
-    r = bench_target(spec, tuple(seeds), limit, accuracy, full_train, data, on_epoch, subset)
+    r = bench_target(spec, tuple(seeds), limit, accuracy, full_train, data, on_epoch, subset, epochs)
     if as_json:
         print_json(r)
         return

@@ -237,11 +237,16 @@ def lockstep_losses(spec, batch: int = 32, steps: int = 5, seed: int = 0) -> dic
 
 
 def bench_target(spec, seeds=(0, 1, 2), limit_s: float = 45.0, target: float = 0.994, full_train: bool = False,
-                 data=None, on_epoch=None, subset: int | None = None) -> dict:
+                 data=None, on_epoch=None, subset: int | None = None, epochs: int | None = None) -> dict:
     """Time to target: train `spec` with its recipe once per seed and report the training seconds
     and final-epoch test accuracy; reached when the median seed is at or above `target` within
-    `limit_s` seconds of training (per-epoch validation included when there is a split)."""
+    `limit_s` seconds of training (per-epoch validation included when there is a split).
+    `epochs`: the recipe compressed to that many epochs (its schedule spans the shorter run)."""
     spec = load_spec(spec)
+    if epochs:
+        raw = spec.to_dict()
+        raw.setdefault("train", {})["epochs"] = epochs
+        spec = load_spec(raw)
     data = load_dataset(data, full_train=full_train, subset=subset)
     rows = []
     for seed in seeds:
