@@ -24,9 +24,14 @@ budgetnet scale $F/best_5k.yaml --max-params 2999 --name best_3k --out $F/best_3
 budgetnet scale $F/best_5k.yaml --max-params 3999 --name best_4k --out $F/best_4k.yaml
 budgetnet confirm $F/best_3k.yaml --out $F/best_3k --full-train
 budgetnet confirm $F/best_4k.yaml --out $F/best_4k --full-train
-# 3. samples to target: best_lean7k's layout on 2-epoch schedules (screen on validation, then test),
-#    then its shipped recipe compressed to 3 and 4 epochs (test, seeds 0-2)
-python $F/screen_samples.py 2
-python $F/samples_curve.py 3 4
+# 3. samples to target: best_lean7k's layout on a 2-epoch schedule, ten recipe variants screened on
+#    validation (a search of the queued points), the winner confirmed on 60,000 images; then its
+#    shipped recipe compressed to 3, 4 and 5 epochs (final-epoch test, seeds 0-2)
+budgetnet search $F/samples/lean7k_2ep.yaml --enqueue $F/samples/variants.yaml --trials 10 --pruner none \
+  --no-warm-start --workers 1 --threads 1 --out $F/samples/search2
+budgetnet confirm $F/samples/search2/best.yaml --out $F/samples/confirm_2ep --full-train
+for e in 3 4 5; do
+  budgetnet bench target best_lean7k --epochs $e --full-train --limit 1000 --json > $F/samples/lean7k_${e}ep.json
+done
 budgetnet compare $F/levers --out $F/levers --title "Recipe levers at 4,924 parameters (3 seeds each, 55,000 images, selected on validation)"
 budgetnet results
