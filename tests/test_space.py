@@ -231,3 +231,21 @@ def test_study_record_reads_what_it_saved_and_old_studies():
     assert StudyRecord.of(study) == rec
     old = optuna.load_study(study_name="lean7k-6999", storage=f"sqlite:///{REPORTS / 'lean7k' / 'study.db'}")
     assert StudyRecord.of(old) == StudyRecord("lean7k", {"max_params": 6999, "max_epochs": 15}, 0.994)
+
+
+def test_a_single_worker_search_runs_with_the_threads_it_is_given(monkeypatch, tmp_path):
+    """--workers 1 --threads 1 trains in the search's own process: it must use one thread, as its
+    first line says (it used torch's default, every core)."""
+    import torch
+    from budgetnet.search import run
+    from budgetnet.search.definition import load_search
+    from budgetnet.search.options import SearchOptions
+
+    seen = []
+    monkeypatch.setattr(run, "run_worker", lambda *a, **k: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    try:
+        run.run_search(load_search("lean7k"), SearchOptions(out=tmp_path, workers=1, threads=1, trials=1))
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]

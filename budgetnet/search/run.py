@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 import optuna
+import torch
 
 from budgetnet.model.compile import summarize
 from budgetnet.data.datasets import Dataset, load_dataset
@@ -304,7 +305,9 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     quiet_optuna()
     opts.out.mkdir(parents=True, exist_ok=True)
     study = open_study(search, opts)  # create it (and enqueue references) once, before workers race
-    if opts.workers <= 1:
+    if opts.workers <= 1:  # in this process: --threads applies here (it said "1 worker x 1 thread" and ran 2)
+        if opts.threads:
+            torch.set_num_threads(opts.threads)
         run_worker(search, opts, on_trial, study=study)
     else:
         import multiprocessing as mp
