@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 from budgetnet.cli import app
 from budgetnet.errors import BudgetnetError
 from budgetnet.report.results import claim, collect
+from budgetnet.spec.schema import load_spec
 from budgetnet.training.spread import build_record, markdown, write_record
 
 runner = CliRunner()
@@ -56,6 +57,7 @@ def test_runs_of_another_seed_are_not_mixed_in(tmp_path):
 
 def _confirmation(folder, accs, name="net", params=1000):
     folder.mkdir(parents=True)
+    (folder / "spec.yaml").write_text(load_spec("best_3k").to_yaml())  # what a confirmation writes beside it
     seeds = [{"seed": s, "val_acc": None, "test_acc": a, "seconds": 1.0, "epochs": 15, "train_images": 60000,
               "checkpoint": f"seed{s}/checkpoint.pt"} for s, a in enumerate(accs)]
     (folder / "confirm.json").write_text(json.dumps({
