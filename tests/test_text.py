@@ -3,6 +3,7 @@ with bits per character, eval and sample, and bad text named in one line (exit 2
 import hashlib
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -161,4 +162,7 @@ def test_check_counts_a_text_spec():
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["check", "transformer_002", "--max-params", "62592"])
     assert r.exit_code == 1
+    r = runner.invoke(app, ["check", "transformer_002", "--min-accuracy", "0.5", "--weights",
+                            str(Path(__file__).resolve().parent.parent / "reports/seeds/transformer_002/checkpoint.pt")])
+    assert r.exit_code == 2 and "text model" in r.stderr and "Traceback" not in r.output  # no accuracy to check
     assert budgetnet.count_params("transformer_002") == 62_593

@@ -201,6 +201,9 @@ def _accuracy(f: Facts, minimum: float, weights, data) -> Verdict:
                        "accuracy")
     if f.kind in ("spec", "checkpoint"):
         from budgetnet.training.runs import evaluate_checkpoint  # only now: evaluation needs the data
+        if f.spec is not None and f.spec.is_text:
+            raise RulesError(f"{f.files[0]}: min_accuracy is for image classifiers; {f.spec.name} is a text model "
+                             "(budgetnet eval gives its bits per character)")
         report = evaluate_checkpoint(weights, data, expected=f.spec)
         acc, on, notes = report.test_acc, report.data["name"], report.notes
     elif f.kind == "class":
