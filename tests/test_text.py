@@ -166,3 +166,11 @@ def test_check_counts_a_text_spec():
                             str(Path(__file__).resolve().parent.parent / "reports/seeds/transformer_002/checkpoint.pt")])
     assert r.exit_code == 2 and "text model" in r.stderr and "Traceback" not in r.output  # no accuracy to check
     assert budgetnet.count_params("transformer_002") == 62_593
+
+
+def test_image_only_commands_refuse_a_text_spec_in_one_line(tmp_path):
+    for args in (["confirm", "transformer_002", "--out", str(tmp_path / "c")],
+                 ["spread", "transformer_002", "--out", str(tmp_path / "s")]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and "text model" in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "c").exists() and not (tmp_path / "s").exists()

@@ -38,6 +38,9 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data: str | None = None, on_
     write OUT/confirm.json with the final-epoch validation and test accuracy of every seed
     finished in OUT (these and any run earlier). `full_train`: train on all training images, the
     final-model protocol once the spec and recipe were selected on the validation split."""
+    if load_spec(spec).is_text:
+        raise BudgetnetError(f"{load_spec(spec).origin}: confirm records test accuracies of an image classifier; "
+                             "a text model's runs are `budgetnet train` (bits per character)")
     facts = describe(data)
     out, spec = Path(out), load_spec(spec).fitted(facts.shape)
     if jobs > 1:  # one process a seed, one thread each (seedK/log.txt)

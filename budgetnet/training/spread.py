@@ -61,6 +61,9 @@ def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, ful
     """Train `seed` of `spec` under each setting (`jobs` at a time) and write OUT/spread.json and
     OUT/spread.md; every finished setting in OUT is included, so runs made earlier add up."""
     out, spec = Path(out), load_spec(spec)
+    if spec.is_text:
+        raise BudgetnetError(f"{spec.origin}: spread compares test accuracies of an image classifier; "
+                             f"{spec.name} is a text model")
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:
         raise BudgetnetError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
