@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from budgetnet.cli.common import EVAL_DATA_HELP, THREADS_HELP, console, data_option, print_json, set_threads
-from budgetnet.training.runs import TextEvalReport, evaluate_checkpoint, recorded_text, train_run
+from budgetnet.training.runs import TextEvalReport, evaluate_checkpoint, train_run
 from budgetnet.spec.schema import load_spec
 
 BACKEND_HELP = "torch or custom (the from-scratch layers); default: the spec's own."
@@ -104,17 +104,8 @@ def sample(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt of a tex
            data: Optional[str] = data_option("The corpus the checkpoint records (default), or the same corpus elsewhere (refused when its fingerprint differs).")):
     """Print text a text model generates, one character at a time from its next-character
     distribution, continuing --prompt."""
-    from budgetnet.errors import UsageError
-    from budgetnet.training.checkpoint import load_checkpoint
-    from budgetnet.training.text import generate
-    model, ckpt = load_checkpoint(checkpoint)
-    if not model.spec.is_text:
-        raise UsageError(f"{checkpoint}: {model.spec.name} is an image model; sample takes a text model's checkpoint")
-    corpus = recorded_text(checkpoint, ckpt.get("metrics") or {}, data)
-    if not prompt:
-        raise UsageError("--prompt: give at least one character")
-    corpus.encode(prompt)  # refuses characters outside the vocabulary
-    print(prompt + generate(model, corpus.facts.vocab, chars=chars, seed=seed, prompt=prompt, temperature=temperature))
+    from budgetnet.training.text import sample_checkpoint
+    print(sample_checkpoint(checkpoint, chars=chars, seed=seed, prompt=prompt, temperature=temperature, data=data))
 
 
 def _class_table(s) -> Table:

@@ -174,3 +174,21 @@ def generate(model: Network, vocab: str, *, chars: int, seed: int = 0, prompt: s
         ids.append(nxt)
         out.append(vocab[nxt])
     return "".join(out)
+
+
+def sample_checkpoint(path, *, chars: int, seed: int = 0, prompt: str = "\n", temperature: float = 1.0,
+                      data=None) -> str:
+    """`budgetnet sample`: the prompt and `chars` generated characters of a text checkpoint, on the
+    corpus it records (or `data`, refused unless it is the same corpus); bad input is one line."""
+    from budgetnet.errors import UsageError
+    from budgetnet.training.checkpoint import load_checkpoint
+    from budgetnet.training.runs import recorded_text  # runs imports this module: late, like a plugin
+
+    model, ckpt = load_checkpoint(path)
+    if not model.spec.is_text:
+        raise UsageError(f"{path}: {model.spec.name} is an image model; sample takes a text model's checkpoint")
+    corpus = recorded_text(path, ckpt.get("metrics") or {}, data)
+    if not prompt:
+        raise UsageError("--prompt: give at least one character")
+    corpus.encode(prompt)  # refuses characters outside the vocabulary
+    return prompt + generate(model, corpus.facts.vocab, chars=chars, seed=seed, prompt=prompt, temperature=temperature)
