@@ -244,6 +244,7 @@ def test_a_single_worker_search_runs_with_the_threads_it_is_given(monkeypatch, t
     seen = []
     monkeypatch.setattr(run, "run_worker", lambda *a, **k: seen.append(torch.get_num_threads()))
     before = torch.get_num_threads()
+    torch.set_num_threads(2)  # not 1 already, on any machine: the search must set it
     try:
         run.run_search(load_search("lean7k"), SearchOptions(out=tmp_path, workers=1, threads=1, trials=1))
     finally:

@@ -3,6 +3,7 @@ the comparison chart of runs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from budgetnet.atomic import save_figure
 from budgetnet.figures import pyplot
@@ -47,7 +48,8 @@ def results_pareto(models: list[dict], path: str | Path) -> None:
     plt.close(fig)
 
 
-def deployment(models: list[dict], bounds: dict, goal: float, path: str | Path) -> None:
+def deployment(models: list[dict], bounds: dict, goal: float, inside: Callable[[dict], bool],
+               path: str | Path) -> None:
     """Accuracy against peak activation memory (int8, batch 1): every confirmed model's median
     test accuracy in PyTorch (dot) and, where every seed was exported, its int8 median measured by
     onnxruntime (diamond); uNAS's RAM bound and the int8 goal as lines. The frontier (no model with
@@ -60,8 +62,7 @@ def deployment(models: list[dict], bounds: dict, goal: float, path: str | Path) 
         x, acc = m["peak_activation_bytes"], max(floor, 100 * m["median_test_acc"])
         frontier = m["median_test_acc"] > best_so_far  # more accurate than every model with less RAM: labelled
         best_so_far = max(best_so_far, m["median_test_acc"])
-        inside = m["int8_weight_bytes"] <= bounds["int8_weight_bytes"] and x <= bounds["peak_activation_bytes"]
-        color = "tab:green" if inside else "tab:blue"
+        color = "tab:green" if inside(m) else "tab:blue"
         ax.scatter([x], [acc], color=color, s=22, label="median test accuracy, fp32 (PyTorch)" if i == 0 else None)
         if m.get("median_int8_test_acc") is not None:
             ax.scatter([x], [max(floor, 100 * m["median_int8_test_acc"])], marker="D", facecolors="none",

@@ -38,11 +38,12 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data: str | None = None, on_
     write OUT/confirm.json with the final-epoch validation and test accuracy of every seed
     finished in OUT (these and any run earlier). `full_train`: train on all training images, the
     final-model protocol once the spec and recipe were selected on the validation split."""
-    if load_spec(spec).is_text:
-        raise BudgetnetError(f"{load_spec(spec).origin}: confirm records test accuracies of an image classifier; "
+    spec = load_spec(spec)
+    if spec.is_text:
+        raise BudgetnetError(f"{spec.origin}: confirm records test accuracies of an image classifier; "
                              "a text model's runs are `budgetnet train` (bits per character)")
     facts = describe(data)
-    out, spec = Path(out), load_spec(spec).fitted(facts.shape)
+    out, spec = Path(out), spec.fitted(facts.shape)
     if jobs > 1:  # one process a seed, one thread each (seedK/log.txt)
         out.mkdir(parents=True, exist_ok=True)
         atomic.write_text(out / "spec.yaml", spec.to_yaml())
@@ -277,7 +278,7 @@ def write_results(reports: str | Path = "reports", readme: str | Path | None = "
     index = collect(reports, flagship)
     atomic.write_json(reports / "results.json", index)
     plots.results_pareto(index["models"], reports / "pareto.png")
-    plots.deployment(index["models"], UNAS_BOUNDS, DEPLOYMENT_GOAL, reports / "deployment.png")
+    plots.deployment(index["models"], UNAS_BOUNDS, DEPLOYMENT_GOAL, within_unas, reports / "deployment.png")
     if readme and Path(readme).is_file():
         text = Path(readme).read_text()
         others = other_table(index)

@@ -91,11 +91,7 @@ class SearchDef(BaseModel):
                                    self.target())
             return Candidate(f.spec, f.fill, f.arch)
         spec = load_spec(self.template, values)
-        if epochs:
-            raw = spec.to_dict()
-            raw.setdefault("train", {})["epochs"] = epochs
-            spec = load_spec(raw)
-        return Candidate(spec)
+        return Candidate(spec.with_epochs(epochs) if epochs else spec)
 
     def smallest_params(self) -> int | None:
         """The smallest model the space holds (general family), else None (unknown)."""

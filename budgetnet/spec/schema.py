@@ -163,6 +163,12 @@ class Spec:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+    def with_epochs(self, epochs: int) -> "Spec":
+        """This spec with its recipe's schedule over `epochs` (validated like any spec)."""
+        raw = self.to_dict()
+        raw.setdefault("train", {})["epochs"] = epochs
+        return validate(raw, self.origin)
+
     def fitted(self, shape) -> "Spec":
         """This spec on the data's image shape where it leaves `input` out (a spec that states it
         is returned as it is; its user checks it against the data). A spec that leaves `classes`

@@ -244,9 +244,7 @@ def bench_target(spec, seeds=(0, 1, 2), limit_s: float = 45.0, target: float = 0
     `epochs`: the recipe compressed to that many epochs (its schedule spans the shorter run)."""
     spec = load_spec(spec)
     if epochs:
-        raw = spec.to_dict()
-        raw.setdefault("train", {})["epochs"] = epochs
-        spec = load_spec(raw)
+        spec = spec.with_epochs(epochs)
     data = load_dataset(data, full_train=full_train, subset=subset)
     rows = []
     for seed in seeds:

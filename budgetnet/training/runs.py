@@ -148,16 +148,8 @@ def recorded_data(path: str | Path, metrics: dict, data: str | Path | None = Non
     if recorded is None:
         notes.append(f"{path} records no data (written before runs recorded it): taken as {EMBEDDED_NAME}")
         recorded = {"ref": MNIST, "name": EMBEDDED_NAME, "fingerprint": MNIST_FINGERPRINT}
-    if data is None:
-        data = recorded["ref"]
-        if data != MNIST and not Path(data).exists():
-            raise DataError(f"{path}: trained on {recorded['name']}, which is not there any more; "
-                            "give the same data with --data")
-    dataset = load_dataset(data)
-    if dataset.facts.fingerprint != recorded["fingerprint"]:
-        raise DataError(f"{path}: trained on {recorded['name']} (fingerprint {recorded['fingerprint'][:12]}), not on "
-                        f"{dataset.name} (fingerprint {dataset.facts.fingerprint[:12]}); scoring it there would be "
-                        "meaningless")
+    dataset = load_dataset(_recorded_ref(path, recorded, data, MNIST))
+    _refuse_other_data(path, recorded, dataset.name, dataset.facts.fingerprint)
     return dataset, notes
 
 
@@ -182,19 +174,28 @@ def recorded_text(path: str | Path, metrics: dict, data: str | Path | None = Non
     recorded = metrics.get("data") or {}
     if "vocab" not in recorded:
         raise CheckpointError(f"{path}: a text model whose checkpoint records no corpus")
-    if data is None:
-        data = recorded["ref"]
-        if data != TINYSHAKESPEARE and not Path(data).exists():
-            raise DataError(f"{path}: trained on {recorded['name']}, which is not there any more; give it with --data")
-    corpus = load_text(data)
+    corpus = load_text(_recorded_ref(path, recorded, data, TINYSHAKESPEARE))
     if corpus.facts.vocab != recorded["vocab"]:
         raise DataError(f"{path}: its vocabulary ({len(recorded['vocab'])} symbols) differs from {corpus.name}'s "
                         f"({corpus.vocab} symbols)")
-    if corpus.facts.fingerprint != recorded["fingerprint"]:
-        raise DataError(f"{path}: trained on {recorded['name']} (fingerprint {recorded['fingerprint'][:12]}), not on "
-                        f"{corpus.name} (fingerprint {corpus.facts.fingerprint[:12]}); scoring it there would be "
-                        "meaningless")
+    _refuse_other_data(path, recorded, corpus.name, corpus.facts.fingerprint)
     return corpus
+
+
+def _recorded_ref(path, recorded: dict, data, embedded: str):
+    """`data` when given, else what the checkpoint records (refused when that file is gone)."""
+    if data is not None:
+        return data
+    if recorded["ref"] != embedded and not Path(recorded["ref"]).exists():
+        raise DataError(f"{path}: trained on {recorded['name']}, which is not there any more; "
+                        "give the same data with --data")
+    return recorded["ref"]
+
+
+def _refuse_other_data(path, recorded: dict, name: str, fingerprint: str) -> None:
+    if fingerprint != recorded["fingerprint"]:
+        raise DataError(f"{path}: trained on {recorded['name']} (fingerprint {recorded['fingerprint'][:12]}), not on "
+                        f"{name} (fingerprint {fingerprint[:12]}); scoring it there would be meaningless")
 
 
 def evaluate_checkpoint(path: str | Path, data: str | Path | None = None, expected=None,
