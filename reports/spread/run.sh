@@ -18,4 +18,6 @@ budgetnet spread reports/unas/confirm/spec.yaml --seed 2 --full-train --out repo
 for d in reports/spread/best_unas/seed2/*/; do
   [ -f $d/export/export.json ] || budgetnet export $d/checkpoint.pt --out $d/export --int8
 done
+budgetnet spread reports/frontier/samples/confirm_2ep/spec.yaml --seed 1 --full-train --out reports/spread/best_lean7k_2ep/seed1 \
+    --setting default --setting aten-avx2 --setting onednn-avx2 --setting portable
 budgetnet results
