@@ -1,5 +1,6 @@
 """The general family: every sample of its space is a valid spec filled into [0.85 N, N], for
 budgets from 1,000 to 100,000; the count is exact; rungs promote the top third."""
+import os
 import random
 from pathlib import Path
 
@@ -250,3 +251,18 @@ def test_a_single_worker_search_runs_with_the_threads_it_is_given(monkeypatch, t
     finally:
         torch.set_num_threads(before)
     assert seen == [1]
+
+
+def test_a_point_fills_to_the_same_structure_in_every_process():
+    """A set of strings iterates in an order that changes with PYTHONHASHSEED: the top-up once
+    broke ties by it, and a worker and the finalizer filled one point to two structures."""
+    import subprocess
+    import sys
+
+    code = ("import random; from budgetnet.search.definition import load_search; "
+            "from tests.test_space import random_values; s = load_search('general').with_budget(max_params=6999); "
+            "rnd = random.Random(0); print([s.candidate(random_values(s, rnd)).arch for _ in range(12)])")
+    root = Path(__file__).resolve().parents[1]
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2, 3)}
+    assert len(runs) == 1, runs

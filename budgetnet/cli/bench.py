@@ -144,7 +144,7 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
 
 
 @app.command()
-def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, lean7k, general-quartile, default-1worker, three-rungs."),
+def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, default-prior, rungs-v1 (the default before issue 27), lean7k, general-quartile, default-1worker, three-rungs."),
            max_params: int = typer.Option(6999, min=1, help="Budget for every setup (inclusive)."),
            timeout: float = typer.Option(1800, min=1, help="Seconds each setup may start trials for."),
            warm_start: bool = typer.Option(False, help="Let the setups run their warm-start references (off: searches from nothing)."),
@@ -164,8 +164,8 @@ def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", he
         raise UsageError(f"--setup: unknown setup {unknown[0]!r}; choose from {', '.join(SETUPS)}")
 
     def on_trial(study, trial):
-        if not as_json:
-            rec = TrialRecord.of(trial)
+        rec = TrialRecord.of(trial)
+        if not as_json and rec.status != "deferred":
             val = f"val {100 * rec.val_acc:.2f}%" if rec.val_acc is not None else rec.status or ""
             console.print(f"  {study.study_name} trial {trial.number} rung {rec.rung} {val}", markup=False)
 
@@ -200,3 +200,21 @@ def workers(spec: str = typer.Option("best_lean7k", help="Spec trained by every 
     console.print(f"  {r['cores']} workers x 1 thread    {r['worker_per_core_s']:7.1f} s  "
                   f"{r['worker_per_core_trials_per_hour']:7.1f} trials/h")
     console.print(f"  ratio {r['ratio']:.2f}x (worker per core vs one worker)")
+
+
+@app.command()
+def cost(root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/)."),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """The search's cost model refitted on the committed studies' trained trials: seconds per
+    epoch from MACs and activation elements, against MACs alone (R^2, rank correlation)."""
+    from budgetnet.search.cost import fit
+
+    r = fit(root)
+    if as_json:
+        print_json(r)
+        return
+    console.print(f"{r['trials']} trained trials: seconds/epoch = {r['macs_s']} x MACs/1e6 + {r['acts_s']} x "
+                  f"activations/1e5 + {r['base_s']}", markup=False)
+    console.print(f"  MACs + activations: R^2 {r['r2']:.2f}, rank correlation {r['rank_correlation']:.2f}", markup=False)
+    console.print(f"  MACs alone:         R^2 {r['r2_macs_only']:.2f}, rank correlation "
+                  f"{r['rank_correlation_macs_only']:.2f}", markup=False)

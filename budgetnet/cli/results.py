@@ -114,8 +114,18 @@ def spread(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a c
     console.print(f"spread {100 * record['spread']:.2f} points -> {out / 'spread.json'}, {out / 'spread.md'}")
 
 
+def prior(root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/).")):
+    """Distil the committed MNIST studies of the default search into the prior `search --prior`
+    starts TPE from (budgetnet/search/priors/general_mnist.json; maintainers)."""
+    from budgetnet.search.prior import distil, write
+
+    path = write(root)
+    console.print(f"{len(distil(root)['observations'])} observations -> {path}", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(confirm)
+    app.command()(prior)
     app.command()(pick)
     app.command()(spread)
     app.command()(results)

@@ -15,7 +15,7 @@ from pathlib import Path
 import optuna
 
 from budgetnet import atomic
-from budgetnet.search.options import SearchOptions
+from budgetnet.search.options import SearchOptions, Startup
 from budgetnet.search.record import StudyRecord
 from budgetnet.search.run import run_search
 from budgetnet.search.definition import load_search
@@ -29,6 +29,10 @@ CORES = os.cpu_count() or 1
 # with its hand-picked references, as it always ran: the warm-start flag applies to the others)
 SETUPS = {
     "default": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1}),
+    "default-prior": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "prior": True}),
+    # the default before issue 27: uniform random start-up, no cost-aware start
+    "rungs-v1": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.random,
+                  "cost_ramp": 0.0}),
     "lean7k": ("lean7k", {"pruner": "quartile", "workers": 1, "threads": CORES, "warm_start": True}),
     "general-quartile": ("general", {"pruner": "quartile", "workers": CORES, "threads": 1}),
     "default-1worker": ("general", {"pruner": "rungs", "workers": 1, "threads": CORES}),
@@ -64,6 +68,9 @@ def bench_setup(name: str, out: Path, max_params: int, timeout: float, warm_star
               "workers": overrides["workers"], "threads_per_worker": overrides["threads"],
               "pruner": overrides["pruner"], "rungs": recorded.rungs,  # a study from before the record: its reference
               "warm_start": bool(search.reference) if recorded.warm_start is None else recorded.warm_start,
+              # what the study recorded (a study from before issue 27 recorded none: random, no ramp, no prior)
+              "startup": recorded.startup or "random", "cost_ramp_s": recorded.cost_ramp or 0.0,
+              "prior": bool(recorded.prior),
               "timeout_s": timeout, "wall_s": round(tl.wall_seconds, 1), "trained_trials": tl.trained,
               "complete_trials": len(tl.points),
               "trials_per_hour": round(tl.trials_per_hour(), 1),

@@ -20,6 +20,11 @@ class Pruner(str, Enum):
     none = "none"
 
 
+class Startup(str, Enum):
+    sobol = "sobol"         # quasi-random start-up points, then TPE (budgetnet.search.sampler)
+    random = "random"       # TPE's own uniform random start-up (the search before issue 27)
+
+
 class Augment(str, Enum):
     digits = "digits"       # rotations and shifts; never mirror images (a mirrored digit is another symbol)
     natural = "natural"     # mirror images and shifts (crops)
@@ -48,6 +53,9 @@ class SearchOptions:
     worker: int = 0                  # index of this worker process (its sampler's seed is seed + 1000 * worker)
     data: str | None = None          # what --data names (None: the embedded MNIST)
     heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
+    cost_ramp: float = 1800.0        # seconds of cost-aware start (budgetnet.search.cost); 0: off
+    startup: Startup = Startup.sobol
+    prior: bool = False              # TPE starts from the committed studies' observations (search.prior)
 
     def storage_url(self) -> str:
         return self.storage or f"sqlite:///{(self.out / 'study.db').resolve()}"

@@ -27,8 +27,9 @@ class TrialRecord:
     epochs: int | None = None         # the rung's complete schedule
     fill: float | None = None         # params / budget
     arch: str = ""                    # the structure in one line
+    predicted_s: float | None = None  # predicted top-rung training seconds (budgetnet.search.cost)
     # how it ended
-    status: str | None = None         # complete | pruned | over_budget | invalid | interrupted; None while running
+    status: str | None = None         # complete | pruned | over_budget | deferred | invalid | interrupted; None while running
     reason: str = ""                  # why it was not trained, or its error
     seconds: float = 0.0              # training seconds
     epochs_run: int = 0
@@ -72,6 +73,9 @@ class StudyRecord:
     min_accuracy: float | None = None
     rungs: list | None = None
     warm_start: bool | None = None
+    prior: bool | None = None         # TPE started from the shipped prior (budgetnet.search.prior)
+    startup: str | None = None        # sobol | random (None: a study from before: random)
+    cost_ramp: float | None = None    # seconds of cost-aware start (None: a study from before: none)
 
     @classmethod
     def of(cls, study) -> "StudyRecord":
@@ -103,8 +107,10 @@ def status_of(trial) -> str:
 
 
 def records(study) -> list[tuple[Any, TrialRecord]]:
-    """(frozen trial, record) for every trial of a study, in trial order."""
-    return [(t, TrialRecord.of(t)) for t in study.get_trials(deepcopy=False)]
+    """(frozen trial, record) for every trial the study ran, in trial order (a prior's
+    observations, budgetnet.search.prior, are the sampler's only)."""
+    pairs = ((t, TrialRecord.of(t)) for t in study.get_trials(deepcopy=False))
+    return [(t, rec) for t, rec in pairs if rec.status != "prior"]
 
 
 def is_feasible(val_acc: float | None, params: int | None, floor: float | None, max_params: int | None) -> bool:

@@ -21,7 +21,7 @@ from budgetnet.search.run import SearchSummary, rung_list
 from budgetnet.search.timeline import timeline
 
 COLUMNS = ["trial", "status", "rung", "candidate", "params", "fill", "macs", "val_acc", "best_val_acc", "epochs_run",
-           "epochs", "seconds", "seed", "arch"]
+           "epochs", "seconds", "predicted_s", "seed", "arch"]
 
 
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
@@ -30,7 +30,7 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
         rows.append({"trial": t.number, "status": status_of(t), "rung": rec.rung, "candidate": rec.candidate,
                      "params": rec.params, "fill": rec.fill, "macs": rec.macs, "val_acc": rec.val_acc,
                      "best_val_acc": rec.best_val_acc, "epochs_run": rec.epochs_run, "epochs": rec.epochs,
-                     "seconds": round(rec.seconds or 0.0, 1), "seed": rec.seed, "arch": rec.arch,
+                     "seconds": round(rec.seconds or 0.0, 1), "predicted_s": rec.predicted_s, "seed": rec.seed, "arch": rec.arch,
                      "reason": rec.reason, **{f"hp_{k}": v for k, v in t.params.items()}})
     df = pd.DataFrame(rows, columns=None if rows else COLUMNS)
     if df.empty:
@@ -54,7 +54,8 @@ def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions,
     return SearchSummary(
         trials=len(trials), trained=len(trained), complete=status.count("complete"), pruned=status.count("pruned"),
         over_budget=status.count("over_budget"), invalid=status.count("invalid"),
-        failed=sum(t.state == optuna.trial.TrialState.FAIL for t, _ in trials),
+        deferred=status.count("deferred"),
+        failed=sum(t.state == optuna.trial.TrialState.FAIL and rec.status != "deferred" for t, rec in trials),
         over_budget_train_seconds=sum(rec.seconds for _, rec in trials if rec.status == "over_budget"),
         epochs_run=sum(rec.epochs_run for rec in trained),
         epochs_full=sum(full or rec.epochs or 0 for rec in trained),
@@ -173,7 +174,8 @@ def _markdown(df: pd.DataFrame, search: SearchDef, s: SearchSummary) -> str:
             f"Budget: {search.budget.model_dump(exclude_defaults=True)}; accuracy floor {floor_text(search.min_accuracy)} "
             f"(validation during the search; test only for the retrained winner).\n\n"
             f"{s.trials} samples: {s.complete} complete, {s.pruned} pruned, {s.over_budget} over budget "
-            f"(never trained, {s.over_budget_train_seconds:.0f} s of training), {s.invalid} invalid, "
+            f"(never trained, {s.over_budget_train_seconds:.0f} s of training), {s.deferred} deferred by the cost-aware "
+            f"start (never trained), {s.invalid} invalid, "
             f"{s.failed} failed. Epochs run {s.epochs_run} of {s.epochs_full} a search without pruning would run. "
             f"Wall time {s.wall_seconds:.0f} s; first feasible trial (validation >= floor, within budget): "
             f"{_minutes(s.first_feasible_s, search.min_accuracy)}. Rungs (epochs): {s.rungs}.\n\n")

@@ -21,6 +21,7 @@ import torch
 from budgetnet.model.compile import summarize
 from budgetnet.data.datasets import Dataset, load_dataset
 from budgetnet.errors import SpecError
+from budgetnet.search.cost import CostCap, family_costs, predicted_seconds
 from budgetnet.search.rungs import next_promotion, rung_epochs
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions
@@ -56,16 +57,42 @@ def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
     return list(opts.rungs) if opts.rungs else rung_epochs(max_epochs(search, opts))
 
 
+class Deferred(Exception):
+    """A sample the cost-aware start holds back (the trial ends FAIL: the sampler ignores it)."""
+
+
+def _study_elapsed(study: optuna.Study) -> float:
+    """Seconds since the study's first trial started."""
+    from datetime import datetime
+    starts = [t.datetime_start for t, _ in records(study) if t.datetime_start is not None]
+    return (datetime.now() - min(starts)).total_seconds() if starts else 0.0
+
+
+def _enqueued(trial: optuna.Trial) -> bool:
+    return "fixed_params" in trial.storage.get_trial_system_attrs(trial._trial_id)
+
+
 def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Callable:
     rungs = rung_list(search, opts)
+    top_epochs = rungs[-1]
+    images = len(data.train)
+    cap = CostCap(opts.cost_ramp, tuple(family_costs(search, top_epochs, images) if opts.cost_ramp else ()))
+    deferred_in_a_row = 0
 
     def objective(trial: optuna.Trial):
+        nonlocal deferred_in_a_row
         try:
-            return run_trial(trial)
+            result = run_trial(trial)
+            deferred_in_a_row = 0
+            return result
+        except Deferred:
+            deferred_in_a_row += 1
+            raise
         except KeyboardInterrupt:  # marked, so that the resumed search runs it again
             TrialRecord.of(trial).save(trial, status="interrupted")
             raise
         except (optuna.TrialPruned, SpecError):
+            deferred_in_a_row = 0
             raise
         except Exception as e:  # recorded in the study: the leaderboard shows why
             TrialRecord.of(trial).save(trial, reason=f"{type(e).__name__}: {e}"[:300])
@@ -95,6 +122,15 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
             rec.save(trial, status="over_budget", reason=reason, seconds=0.0)
             _set_constraints(trial, search, s.params, None)
             raise optuna.TrialPruned(reason)
+        if rec.rung == 0:
+            rec = rec.save(trial, predicted_s=round(predicted_seconds(s, top_epochs, images), 1))
+            # only the sampler's own points wait: a reference, an --enqueue point, a retry or a
+            # promotion (enqueued trials all) runs when its turn comes
+            why = "" if _enqueued(trial) else \
+                cap.defers(rec.predicted_s, _study_elapsed(trial.study), deferred_in_a_row)
+            if why:
+                rec.save(trial, status="deferred", reason=why, seconds=0.0)
+                raise Deferred(why)
         start = time.perf_counter()
         history: list[float] = []
 
@@ -150,9 +186,8 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
     together would race to create Optuna's schema and to enqueue the references."""
     from budgetnet.search.storage import SlotLock, make_storage
 
-    # each worker its own random stream: with one seed, workers started together sample the same
-    # points (seen: two workers trained identical candidates side by side)
-    sampler = optuna.samplers.TPESampler(seed=opts.seed + 1000 * opts.worker, n_startup_trials=5, multivariate=True)
+    from budgetnet.search.sampler import make_sampler
+    sampler = make_sampler(opts.seed, opts.worker, opts.startup.value, opts.prior)
     directions = ["maximize", "minimize"] if opts.objective == "pareto" else ["maximize"]
     name = study_name(search, opts)
     lock = SlotLock(opts.storage_url(), name)
@@ -164,8 +199,12 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
         if not study.trials:  # a new study: the warm start (shipped references) runs first
             for ref in search.reference if opts.warm_start else ():
                 study.enqueue_trial(ref, user_attrs=TrialRecord(warm_start=True).start_attrs(), skip_if_exists=True)
+            if opts.prior:
+                from budgetnet.search.prior import add_prior
+                add_prior(study, search)
             StudyRecord(search.name, search.budget.model_dump(exclude_defaults=True), search.min_accuracy,
-                        rung_list(search, opts), opts.warm_start).save(study)
+                        rung_list(search, opts), opts.warm_start, opts.prior, opts.startup.value,
+                        opts.cost_ramp).save(study)
         for point in opts.enqueue:  # already run (or queued) points are not queued again on a rerun
             study.enqueue_trial(point, skip_if_exists=True)
         requeue_interrupted(study)
@@ -221,8 +260,10 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
 
     def after_trial(study, trial):
         nonlocal over_budget_streak, fail_streak
-        over_budget_streak = over_budget_streak + 1 if TrialRecord.of(trial).status == "over_budget" else 0
-        fail_streak = fail_streak + 1 if trial.state == optuna.trial.TrialState.FAIL else 0
+        status = TrialRecord.of(trial).status
+        over_budget_streak = over_budget_streak + 1 if status == "over_budget" else 0
+        if status != "deferred":  # a deferred sample ends FAIL on purpose
+            fail_streak = fail_streak + 1 if trial.state == optuna.trial.TrialState.FAIL else 0
         if on_trial:
             on_trial(study, trial)
 
@@ -284,6 +325,7 @@ class SearchSummary:
     over_budget: int
     invalid: int
     failed: int
+    deferred: int
     over_budget_train_seconds: float
     epochs_run: int
     epochs_full: int

@@ -252,7 +252,9 @@ def fill(v: Mapping[str, Any], limits: Limits | int, epochs: int, name: str = "g
     grown = True
     while grown:  # top up: one more channel where it still fits, widest slot first
         grown = False
-        for key in sorted(used, key=lambda k: -widths[k]):
+        # ties by name: a set of strings iterates in an order that changes with PYTHONHASHSEED (seen:
+        # the same point filled to two structures in two processes, a worker's and the finalizer's)
+        for key in sorted(used, key=lambda k: (-widths[k], k)):
             trial = dict(widths, **{key: widths[key] + 1})
             if _usage(v, trial, target, limits) <= 1:
                 widths, grown = trial, True

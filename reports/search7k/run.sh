@@ -13,6 +13,6 @@ budgetnet bench search --setup general-quartile --max-params 6999 --timeout 1800
     --out "$OUT" --json | tee "$OUT/search_7k_quartile.json"
 # the three setups in one list (analysis only: every study exists now)
 budgetnet bench search --setup default --setup lean7k --setup general-quartile --max-params 6999 \
-    --out "$OUT" --json > reports/bench/search_7k.json
+    --out "$OUT" --json > reports/search7k/search_7k.json
 # trials per hour: a worker per core against one worker with both threads
 budgetnet bench workers --json | tee "$OUT/workers.json"

@@ -1,0 +1,84 @@
+"""A prior for the default search: what the project's committed studies observed, given to TPE
+before the first trial.
+
+`budgetnet prior` distils the rung-0 (3-epoch) observations of the committed MNIST studies of the
+general family into `priors/general_mnist.json` (shipped; a test regenerates it and fails on
+drift). `search --prior` adds them to a new study as finished trials with status `prior`: the
+sampler learns from them, nothing else sees them (never trained, promoted, counted or a winner).
+The family fills any budget, so a structure and recipe observed at 4,000 or 7,000 parameters say
+something at another budget; the prior is for MNIST only. Not a warm start: no shipped model
+runs, and `--no-warm-start --prior` is its own, labelled setting.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+
+from budgetnet import atomic
+from budgetnet.errors import UsageError
+from budgetnet.search.definition import SearchDef
+from budgetnet.search.record import records
+
+PRIOR_FILE = Path(__file__).parent / "priors" / "general_mnist.json"
+# the committed default-search studies on MNIST (rungs 3, 15; the same space as `general`)
+SOURCES = ("reports/search7k/default/study.db", "reports/search4k/default/study.db")
+
+
+def distil(root: Path) -> dict:
+    """The rung-0 observations of the SOURCES studies under the repository `root`."""
+    observations = []
+    for source in SOURCES:
+        url = f"sqlite:///{(root / source).resolve()}"
+        for name in optuna.get_all_study_names(url):
+            study = optuna.load_study(study_name=name, storage=url)
+            for t, rec in records(study):
+                if rec.complete and rec.rung == 0 and rec.candidate == t.number:
+                    observations.append({"values": dict(t.params), "val_acc": rec.val_acc, "epochs": rec.epochs,
+                                         "params": rec.params, "source": f"{source} trial {t.number}"})
+    return {"family": "general", "data": "mnist", "sources": list(SOURCES), "observations": observations}
+
+
+def write(root: Path) -> Path:
+    atomic.write_json(PRIOR_FILE, distil(root))
+    return PRIOR_FILE
+
+
+def check_applies(search: SearchDef, is_mnist: bool) -> None:
+    """--prior is for the general family on MNIST (UsageError otherwise)."""
+    if search.family != "general" or not is_mnist:
+        raise UsageError("--prior is distilled from MNIST studies of the general family: it applies to the "
+                         f"default search on MNIST only (this is {search.name!r} on other data)"
+                         if not is_mnist else
+                         f"--prior is distilled from MNIST studies of the general family, not {search.name!r}")
+
+
+def add_prior(study: optuna.Study, search: SearchDef) -> int:
+    """Add the shipped observations to a new study as finished trials; returns how many."""
+    prior = json.loads(PRIOR_FILE.read_text())
+    dists = {name: _distribution(dist) for name, dist in search.space.items()}
+    added = 0
+    for ob in prior["observations"]:
+        values = ob["values"]
+        if set(values) != set(dists) or any(not dists[k]._contains(dists[k].to_internal_repr(v))
+                                            for k, v in values.items()):
+            continue  # a point outside this definition's ranges says nothing TPE can use
+        trial = optuna.trial.create_trial(params=values, distributions=dists, value=ob["val_acc"],
+                                          user_attrs={"status": "prior", "reason": ob["source"],
+                                                      "val_acc": ob["val_acc"], "epochs": ob["epochs"]})
+        trial.set_constraint("params", 0.0)  # filled into its own budget: within it
+        trial.set_constraint("accuracy", 0.0 if search.min_accuracy is None else search.min_accuracy - ob["val_acc"])
+        study.add_trial(trial)
+        added += 1
+    return added
+
+
+def _distribution(dist) -> optuna.distributions.BaseDistribution:
+    if dist.int is not None:
+        return optuna.distributions.IntDistribution(*dist.int)
+    if dist.float is not None:
+        return optuna.distributions.FloatDistribution(*dist.float)
+    if dist.log is not None:
+        return optuna.distributions.FloatDistribution(*dist.log, log=True)
+    return optuna.distributions.CategoricalDistribution(list(dist.categorical))

@@ -1,0 +1,144 @@
+"""Search power (issue 27): the cost model and the cost-aware start, Sobol start-up points, the
+prior distilled from the committed studies, and each trial's validation interval."""
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from typer.testing import CliRunner
+
+from budgetnet.cli import app
+from budgetnet.model.compile import summarize
+from budgetnet.search import cost, prior
+from budgetnet.search.cost import CostCap, predicted_seconds
+from budgetnet.search.definition import load_search
+from budgetnet.search.record import records
+from budgetnet.search.sampler import SobolThenTPE
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--max-params", "3000", "--epochs", "1", "--subset", "300", "--workers", "1", "--threads", "1",
+        "--no-warm-start", "--no-retrain"]
+
+
+def _study(out, name="general-3000"):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{out / 'study.db'}")
+
+
+def test_the_cost_model_is_the_fit_of_the_committed_studies():
+    r = cost.fit(ROOT)
+    assert (r["macs_s"], r["acts_s"], r["base_s"]) == (cost.MACS_S, cost.ACTS_S, cost.BASE_S)
+    assert r["r2"] > r["r2_macs_only"]  # activations explain what MACs alone do not
+
+
+def test_predicted_cost_grows_with_epochs_images_and_activations():
+    family = load_search("general").with_budget(max_params=6999)
+    lean = summarize(family.candidate(family.reference[0], 15).spec)
+    assert predicted_seconds(lean, 15) == pytest.approx(3 * predicted_seconds(lean, 5))
+    assert predicted_seconds(lean, 15, 27_500) == pytest.approx(predicted_seconds(lean, 15) / 2)
+    wide_maps = dict(family.reference[0], stem_ratio=1.0, convs1=3)  # more work at 28x28
+    assert predicted_seconds(summarize(family.candidate(wide_maps, 15).spec), 15) > predicted_seconds(lean, 15)
+
+
+def test_the_cost_cap_rises_from_the_family_median_to_nothing_over_the_ramp():
+    costs = (60.0, 120.0, 180.0, 240.0, 300.0)
+    cap = CostCap(1000, costs)
+    assert cap.cap(0) == 180.0 and cap.cap(500) == 240.0 and cap.cap(999) == 300.0
+    assert cap.cap(1000) is None and CostCap(0, costs).cap(0) is None and CostCap(1000, ()).cap(0) is None
+    assert cap.defers(200.0, 0, 0).startswith("predicted 3.3 min at the top rung > 3.0 min")
+    assert cap.defers(180.0, 0, 0) == ""
+    assert cap.defers(200.0, 0, cost.MAX_DEFERRED) == ""  # a streak of deferrals ends
+
+
+def test_the_family_costs_are_drawn_within_the_budget_and_the_same_every_time():
+    family = load_search("general").with_budget(max_params=6999)
+    costs = cost.family_costs(family, 15, 55_000, draws=12)
+    assert len(costs) == 12 and costs == cost.family_costs(family, 15, 55_000, draws=12)
+    assert max(costs) > 1.5 * min(costs)  # a family with cheap and slow corners
+
+
+@pytest.mark.integration
+def test_deferred_samples_never_train_nor_count_as_failures(tmp_path, monkeypatch):
+    monkeypatch.setattr(cost, "START_QUANTILE", 0.0)  # the cap is the family's cheapest: most samples wait
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["search", "--trials", "4", "--out", str(out), "--cost-ramp", "3600", *TINY])
+    assert result.exit_code == 0, result.output
+    trials = _study(out).trials
+    deferred = [t for t in trials if t.user_attrs.get("status") == "deferred"]
+    trained = [t for t in trials if t.user_attrs.get("status") == "complete"]
+    assert deferred and len(trained) == 4
+    cheapest = min(cost.family_costs(load_search("general").with_budget(max_params=3000), 1, 300))
+    for t in deferred:
+        assert t.state == optuna.trial.TrialState.FAIL  # the sampler ignores it
+        assert t.user_attrs["seconds"] == 0.0 and "val_acc" not in t.user_attrs
+        assert t.user_attrs["predicted_s"] > cheapest and "cost-aware start" in t.user_attrs["reason"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["deferred"] == len(deferred) and summary["failed"] == 0
+    trial_lines = [line for line in result.output.splitlines() if line.lstrip().startswith("[")]
+    assert len(trial_lines) == 4 and not any("deferred" in line for line in trial_lines)  # trained ones only
+
+
+def test_sobol_draws_the_start_up_and_tpe_the_rest_and_a_prior_skips_the_start_up():
+    study = optuna.create_study(direction="maximize")
+    sampler = SobolThenTPE(seed=0, startup=2)
+    assert sampler._pick(study) is sampler.sobol
+    for i in range(2):
+        trial = optuna.trial.create_trial(params={"x": 0.1 * i}, value=0.5,
+                                          distributions={"x": optuna.distributions.FloatDistribution(0, 1)},
+                                          user_attrs={"status": "complete"})
+        study.add_trial(trial)
+    assert sampler._pick(study) is sampler.tpe
+    observed = optuna.create_study(direction="maximize")
+    observed.add_trial(optuna.trial.create_trial(params={"x": 0.5}, value=0.5, user_attrs={"status": "prior"},
+                                                 distributions={"x": optuna.distributions.FloatDistribution(0, 1)}))
+    assert sampler._pick(observed) is sampler.sobol  # a prior's observation is not a start-up trial
+    assert SobolThenTPE(seed=0, startup=0)._pick(observed).__class__ is optuna.samplers.TPESampler
+
+
+def test_the_shipped_prior_is_distilled_from_the_committed_studies():
+    shipped = json.loads(prior.PRIOR_FILE.read_text())
+    assert shipped == json.loads(json.dumps(prior.distil(ROOT)))  # `budgetnet prior` regenerates it
+    assert len(shipped["observations"]) >= 40
+    assert all(ob["epochs"] == 3 for ob in shipped["observations"])  # one fidelity: rung 0
+
+
+@pytest.mark.integration
+def test_a_search_with_the_prior_starts_from_it_and_shows_none_of_it(tmp_path):
+    out = tmp_path / "p"
+    result = runner.invoke(app, ["search", "--trials", "2", "--prior", "--out", str(out), *TINY])
+    assert result.exit_code == 0, result.output
+    study = _study(out)
+    observed = [t for t in study.trials if t.user_attrs.get("status") == "prior"]
+    assert len(observed) == len(json.loads(prior.PRIOR_FILE.read_text())["observations"])
+    assert len(records(study)) == 2  # the trials the search ran
+    board = (out / "leaderboard.csv").read_text()
+    assert "prior" not in board and "search4k" not in board
+    assert json.loads((out / "summary.json").read_text())["trials"] == 2
+
+
+def test_the_prior_is_refused_where_it_was_not_measured(tmp_path):
+    result = runner.invoke(app, ["search", "lean7k", "--prior", "--trials", "1", "--out", str(tmp_path / "x"), *TINY[2:]])
+    assert result.exit_code == 2 and "--prior" in result.output and "lean7k" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.integration
+def test_every_trial_line_shows_its_validation_interval_and_a_search_without_a_feasible_trial_says_how_close(tmp_path):
+    result = runner.invoke(app, ["search", "--trials", "2", "--out", str(tmp_path / "v"), *TINY])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if " trial " in line and "complete" in line]
+    assert lines and all("val " in line and "-" in line.split("val ")[1].split(")")[0] for line in lines)
+    assert "none yet (closest: trial " in result.output and "95% interval" in result.output
+
+
+@pytest.mark.integration
+def test_a_resumed_search_shows_the_study_best_from_its_first_line(tmp_path):
+    out = tmp_path / "r"
+    first = runner.invoke(app, ["search", "--trials", "2", "--out", str(out), *TINY])
+    assert first.exit_code == 0, first.output
+    best = max(rec.val_acc for _, rec in records(_study(out)) if rec.complete)
+    again = runner.invoke(app, ["search", "--trials", "3", "--out", str(out), *TINY])
+    assert again.exit_code == 0, again.output
+    line = next(x for x in again.output.splitlines() if " trial " in x and "complete" in x)
+    shown = float(line.split("best ")[1].rstrip("%"))
+    assert shown >= round(100 * best, 2)
