@@ -40,8 +40,8 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            backend: Optional[str] = typer.Option(None, help="torch or custom; default: the template's."),
            device: str = typer.Option("auto", help="cpu, cuda, ... (auto: cuda when available)."),
            data: Optional[str] = data_option(),
-           cost_ramp: float = typer.Option(1800, min=0, help="Cost-aware start: for the first S seconds a new sample predicted to train longer than a rising quantile of the samples seen so far (the median at first, all of them at S) waits; 0 turns it off."),
-           startup: Startup = typer.Option(Startup.sobol, help="Start-up points before TPE: sobol (quasi-random, even coverage) or random (uniform)."),
+           cost_ramp: float = typer.Option(0, min=0, help="Cost-aware start: for the first S seconds a new sample predicted to train longer than a rising quantile of the family's costs (the median at first, all of them at S) waits; 0 (the default) turns it off. 1800 was measured: see README, Search power."),
+           startup: Startup = typer.Option(Startup.random, help="Start-up points before TPE: random (uniform, the default) or sobol (quasi-random, even coverage)."),
            prior: bool = typer.Option(False, help="Start TPE from the observations of the project's committed MNIST studies of the general family (never trained again, never a winner); not a warm start: no shipped model runs."),
            heartbeat: int = typer.Option(10, min=1, help="Heartbeat seconds: a trial whose worker died is failed after 3 missed beats and retried."),
            retrain: bool = typer.Option(True, help="Retrain the winner and measure its test accuracy once.")):
@@ -68,7 +68,8 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     opts = SearchOptions(out=out, trials=trials, timeout=timeout or None, storage=storage, study_name=study_name,
                          workers=workers, threads=threads, epochs=epochs, subset=subset, seed=seed, backend=backend,
                          device=device, objective=objective, pruner=pruner, data=data, heartbeat=heartbeat,
-                         warm_start=warm_start, cost_ramp=cost_ramp, startup=startup, prior=prior, enqueue=load_points(enqueue, s) if enqueue else (),
+                         warm_start=warm_start, cost_ramp=cost_ramp, startup=startup, prior=prior,
+                         enqueue=load_points(enqueue, s) if enqueue else (),
                          rungs=tuple(parse_rungs(rungs, epochs or s.top_epochs())) if rungs is not None else None)
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
@@ -97,13 +98,14 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     summary = finalize(study, s, opts, time.perf_counter() - start, retrain=retrain)
     console.print(f"{summary.trials} samples: {summary.complete} complete, {summary.pruned} pruned, "
                   f"{summary.over_budget} over budget ({summary.over_budget_train_seconds:.0f} training seconds), "
-                  f"{summary.deferred} deferred by the cost-aware start, "
+                  + (f"{summary.deferred} deferred by the cost-aware start, " if summary.deferred else "") +
                   f"{summary.invalid} invalid, {summary.failed} failed; epochs run {summary.epochs_run}; "
                   f"{summary.wall_seconds:.0f}s")
     feasible = summary.first_feasible_s
     closest = ""
     if feasible is None and summary.best and s.min_accuracy is not None:  # how close the winner came
-        closest = f" (closest: trial {summary.best['trial']}, val {100 * summary.best['val_acc']:.2f}%{_interval(summary.best['val_acc'], n)})"
+        b = summary.best
+        closest = f" (closest: trial {b['trial']}, val {100 * b['val_acc']:.2f}%{_interval(b['val_acc'], n)})"
     console.print("first feasible trial (val >= floor, within budget): "
                   + ("n/a (no floor)" if s.min_accuracy is None else
                      f"{feasible / 60:.1f} min after the search started" if feasible is not None else f"none yet{closest}"))

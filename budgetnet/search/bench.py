@@ -29,10 +29,11 @@ CORES = os.cpu_count() or 1
 # with its hand-picked references, as it always ran: the warm-start flag applies to the others)
 SETUPS = {
     "default": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1}),
-    "default-prior": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "prior": True}),
-    # the default before issue 27: uniform random start-up, no cost-aware start
-    "rungs-v1": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.random,
-                  "cost_ramp": 0.0}),
+    # issue 27's levers: Sobol start-up and the cost-aware first half hour, then with the prior too
+    "sobol-cost": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.sobol,
+                               "cost_ramp": 1800.0}),
+    "sobol-cost-prior": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.sobol,
+                                     "cost_ramp": 1800.0, "prior": True}),
     "lean7k": ("lean7k", {"pruner": "quartile", "workers": 1, "threads": CORES, "warm_start": True}),
     "general-quartile": ("general", {"pruner": "quartile", "workers": CORES, "threads": 1}),
     "default-1worker": ("general", {"pruner": "rungs", "workers": 1, "threads": CORES}),

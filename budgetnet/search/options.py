@@ -22,7 +22,7 @@ class Pruner(str, Enum):
 
 class Startup(str, Enum):
     sobol = "sobol"         # quasi-random start-up points, then TPE (budgetnet.search.sampler)
-    random = "random"       # TPE's own uniform random start-up (the search before issue 27)
+    random = "random"       # TPE's own uniform random start-up (the default)
 
 
 class Augment(str, Enum):
@@ -53,8 +53,10 @@ class SearchOptions:
     worker: int = 0                  # index of this worker process (its sampler's seed is seed + 1000 * worker)
     data: str | None = None          # what --data names (None: the embedded MNIST)
     heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
-    cost_ramp: float = 1800.0        # seconds of cost-aware start (budgetnet.search.cost); 0: off
-    startup: Startup = Startup.sobol
+    # issue 27's levers, off by default: one 30-minute benchmark each did not measure them better
+    # (reports/search_power)
+    cost_ramp: float = 0.0           # seconds of cost-aware start (budgetnet.search.cost); 0: off
+    startup: Startup = Startup.random
     prior: bool = False              # TPE starts from the committed studies' observations (search.prior)
 
     def storage_url(self) -> str:

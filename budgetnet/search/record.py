@@ -29,7 +29,8 @@ class TrialRecord:
     arch: str = ""                    # the structure in one line
     predicted_s: float | None = None  # predicted top-rung training seconds (budgetnet.search.cost)
     # how it ended
-    status: str | None = None         # complete | pruned | over_budget | deferred | invalid | interrupted; None while running
+    # complete | pruned | over_budget | deferred | invalid | interrupted | prior; None while running
+    status: str | None = None
     reason: str = ""                  # why it was not trained, or its error
     seconds: float = 0.0              # training seconds
     epochs_run: int = 0

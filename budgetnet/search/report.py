@@ -30,7 +30,8 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
         rows.append({"trial": t.number, "status": status_of(t), "rung": rec.rung, "candidate": rec.candidate,
                      "params": rec.params, "fill": rec.fill, "macs": rec.macs, "val_acc": rec.val_acc,
                      "best_val_acc": rec.best_val_acc, "epochs_run": rec.epochs_run, "epochs": rec.epochs,
-                     "seconds": round(rec.seconds or 0.0, 1), "predicted_s": rec.predicted_s, "seed": rec.seed, "arch": rec.arch,
+                     "seconds": round(rec.seconds or 0.0, 1), "predicted_s": rec.predicted_s, "seed": rec.seed,
+                     "arch": rec.arch,
                      "reason": rec.reason, **{f"hp_{k}": v for k, v in t.params.items()}})
     df = pd.DataFrame(rows, columns=None if rows else COLUMNS)
     if df.empty:

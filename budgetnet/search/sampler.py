@@ -71,7 +71,7 @@ class SobolThenTPE(BaseSampler):
 
 
 def make_sampler(seed: int, worker: int, startup: str, prior: bool) -> BaseSampler:
-    """`startup`: sobol (the default) or random (TPE's own uniform start-up, as before)."""
+    """`startup`: random (TPE's own uniform start-up, the default) or sobol."""
     if startup == "random":
         return optuna.samplers.TPESampler(seed=seed + 1000 * worker, n_startup_trials=5, multivariate=True)
     return SobolThenTPE(seed, worker, startup=0 if prior else STARTUP)
