@@ -117,10 +117,9 @@ def spread(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a c
 def prior(root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/).")):
     """Distil the committed MNIST studies of the default search into the prior `search --prior`
     starts TPE from (budgetnet/search/priors/general_mnist.json; maintainers)."""
-    from budgetnet.search.prior import distil, write
+    from budgetnet.search.prior import PRIOR_FILE, write
 
-    path = write(root)
-    console.print(f"{len(distil(root)['observations'])} observations -> {path}", markup=False)
+    console.print(f"{len(write(root)['observations'])} observations -> {PRIOR_FILE}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

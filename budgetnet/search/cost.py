@@ -28,7 +28,7 @@ from budgetnet.model.compile import Summary
 MACS_S, ACTS_S, BASE_S = 4.91, 26.87, 1.65
 FIT_IMAGES = 55_000
 START_QUANTILE = 0.5     # the cap at the start of the ramp: the median predicted cost
-FAMILY_DRAWS = 40        # uniform samples that show the family's spread of costs (~2 s)
+FAMILY_DRAWS = 40        # uniform samples that show the family's spread of costs (~1.5 s)
 MAX_DEFERRED = 10        # in a row: then the next sample runs whatever it costs
 
 
@@ -103,8 +103,7 @@ def family_costs(search, epochs: int, train_images: int, draws: int = FAMILY_DRA
             s = summarize(search.candidate({k: d.suggest(trial, k) for k, d in search.space.items()}, epochs).spec)
         except SpecError:
             continue
-        b = search.budget
-        if not b.exceeded(s.params, s.macs, epochs, s.memory.weight_bytes(b.dtype), s.memory.peak_bytes(b.dtype)):
+        if not search.over_budget(s, epochs):
             costs.append(predicted_seconds(s, epochs, train_images))
     return costs
 

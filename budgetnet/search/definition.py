@@ -104,6 +104,13 @@ class SearchDef(BaseModel):
     def target(self) -> general_space.Target:
         return general_space.Target(tuple(self.input or general_space.MNIST_SHAPE), self.classes or 10, self.augment)
 
+    def over_budget(self, summary, epochs: int) -> str | None:
+        """The first limit of the budget a counted model (a model.compile Summary) trained for
+        `epochs` is over, as text; None when it fits."""
+        b = self.budget
+        return b.exceeded(summary.params, summary.macs, epochs, summary.memory.weight_bytes(b.dtype),
+                          summary.memory.peak_bytes(b.dtype))
+
     def top_epochs(self) -> int:
         """The longest schedule a candidate trains: the budget's epochs, else the default."""
         return self.budget.max_epochs or DEFAULT_EPOCHS

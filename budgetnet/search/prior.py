@@ -12,6 +12,7 @@ runs, and `--no-warm-start --prior` is its own, labelled setting.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import optuna
@@ -40,45 +41,38 @@ def distil(root: Path) -> dict:
     return {"family": "general", "data": "mnist", "sources": list(SOURCES), "observations": observations}
 
 
-def write(root: Path) -> Path:
-    atomic.write_json(PRIOR_FILE, distil(root))
-    return PRIOR_FILE
+def write(root: Path) -> dict:
+    """Distil and write the shipped prior; returns what was written."""
+    prior = distil(root)
+    atomic.write_json(PRIOR_FILE, prior)
+    return prior
 
 
 def check_applies(search: SearchDef, is_mnist: bool) -> None:
     """--prior is for the general family on MNIST (UsageError otherwise)."""
     if search.family != "general" or not is_mnist:
-        raise UsageError("--prior is distilled from MNIST studies of the general family: it applies to the "
-                         f"default search on MNIST only (this is {search.name!r} on other data)"
-                         if not is_mnist else
-                         f"--prior is distilled from MNIST studies of the general family, not {search.name!r}")
+        raise UsageError(f"--prior is distilled from MNIST studies of the general family: it does not apply to "
+                         f"{search.name!r}{'' if is_mnist else ' on other data'}")
 
 
 def add_prior(study: optuna.Study, search: SearchDef) -> int:
     """Add the shipped observations to a new study as finished trials; returns how many."""
-    prior = json.loads(PRIOR_FILE.read_text())
-    dists = {name: _distribution(dist) for name, dist in search.space.items()}
     added = 0
-    for ob in prior["observations"]:
-        values = ob["values"]
-        if set(values) != set(dists) or any(not dists[k]._contains(dists[k].to_internal_repr(v))
-                                            for k, v in values.items()):
-            continue  # a point outside this definition's ranges says nothing TPE can use
-        trial = optuna.trial.create_trial(params=values, distributions=dists, value=ob["val_acc"],
-                                          user_attrs={"status": "prior", "reason": ob["source"],
-                                                      "val_acc": ob["val_acc"], "epochs": ob["epochs"]})
+    for ob in json.loads(PRIOR_FILE.read_text())["observations"]:
+        # the definition's own ranges (Dist.suggest) make the distributions; create_trial refuses a
+        # value outside them, and such a point says nothing TPE can use
+        fixed = optuna.trial.FixedTrial(ob["values"])
+        try:
+            with warnings.catch_warnings():  # FixedTrial warns of an out-of-range value before create_trial refuses it
+                warnings.simplefilter("ignore", UserWarning)
+                params = {name: dist.suggest(fixed, name) for name, dist in search.space.items()}
+            trial = optuna.trial.create_trial(params=params, distributions=fixed.distributions, value=ob["val_acc"],
+                                              user_attrs={"status": "prior", "reason": ob["source"],
+                                                          "val_acc": ob["val_acc"], "epochs": ob["epochs"]})
+        except ValueError:
+            continue
         trial.set_constraint("params", 0.0)  # filled into its own budget: within it
         trial.set_constraint("accuracy", 0.0 if search.min_accuracy is None else search.min_accuracy - ob["val_acc"])
         study.add_trial(trial)
         added += 1
     return added
-
-
-def _distribution(dist) -> optuna.distributions.BaseDistribution:
-    if dist.int is not None:
-        return optuna.distributions.IntDistribution(*dist.int)
-    if dist.float is not None:
-        return optuna.distributions.FloatDistribution(*dist.float)
-    if dist.log is not None:
-        return optuna.distributions.FloatDistribution(*dist.log, log=True)
-    return optuna.distributions.CategoricalDistribution(list(dist.categorical))

@@ -115,9 +115,7 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
         rec = rec.save(trial, params=s.params, macs=s.macs, epochs=spec.train.epochs,
                        **_fill(cand, s.params, search.budget.max_params),
                        **({"arch": cand.arch} if cand.arch else {}))
-        dtype = search.budget.dtype
-        reason = search.budget.exceeded(s.params, s.macs, spec.train.epochs, s.memory.weight_bytes(dtype),
-                                        s.memory.peak_bytes(dtype))
+        reason = search.over_budget(s, spec.train.epochs)
         if reason:  # never built, never trained
             rec.save(trial, status="over_budget", reason=reason, seconds=0.0)
             _set_constraints(trial, search, s.params, None)
