@@ -142,3 +142,44 @@ def test_a_resumed_search_shows_the_study_best_from_its_first_line(tmp_path):
     line = next(x for x in again.output.splitlines() if " trial " in x and "complete" in x)
     shown = float(line.split("best ")[1].rstrip("%"))
     assert shown >= round(100 * best, 2)
+
+
+# -------------------------------------------------------------------------- lever 3: low rungs by rank
+def test_the_fidelity_references_are_the_committed_15_epoch_candidates_once_each():
+    from budgetnet.search.fidelity import references
+    refs = references(ROOT)
+    assert len(refs) >= 20 and {r.budget for r in refs} == {3999, 6999}
+    assert len({(r.budget, r.seed, r.arch) for r in refs}) == len(refs)  # a rerun study's twins counted once
+    assert all(0.9 < r.top_val < 1 for r in refs) and sum(r.rung0_val is not None for r in refs) >= 20
+
+
+def test_fidelity_is_scored_by_rank_within_each_budget():
+    from budgetnet.search.fidelity import Reference, analyse
+    top = [0.990, 0.991, 0.992, 0.993, 0.994, 0.995]
+    refs = [Reference(f"k{i}", "s", i, b, {}, i, "", v, None) for b in (3999, 6999) for i, v in enumerate(top)]
+    rows = [{"key": f"k{i}", "budget": b, "setting": "1ep", "val_acc": low, "seconds": 1.0, "samples": 55_000,
+             "measured_here": True}
+            for b, lows in ((3999, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]), (6999, [0.6, 0.5, 0.4, 0.3, 0.2, 0.1]))
+            for i, low in enumerate(lows)]
+    r = analyse(refs, rows, boot=50)["1ep"]
+    assert r["by_budget"]["3999"]["spearman"] == 1.0 and r["by_budget"]["3999"]["top_third_kept"] == 1.0
+    assert r["by_budget"]["6999"]["spearman"] == -1.0 and r["by_budget"]["6999"]["top_third_kept"] == 0.0
+    assert r["samples"] == 55_000 and r["median_seconds_here"] == 1.0
+
+
+def test_a_fidelity_setting_trains_each_candidate_once_and_resumes(tmp_path, monkeypatch):
+    from budgetnet.search import fidelity
+    monkeypatch.setitem(fidelity.SETTINGS, "tiny", (1, 0.005))  # 275 images, in this process (one job)
+    refs = [r for r in fidelity.references(ROOT) if r.budget == 3999][:2]
+    rows = fidelity.measure(refs, ["tiny", "3ep"], tmp_path)
+    tiny = [r for r in rows if r["setting"] == "tiny"]
+    assert len(tiny) == 2 and all(r["measured_here"] and r["samples"] == 275 for r in tiny)
+    assert [r["val_acc"] for r in rows if r["setting"] == "3ep"] == [r.rung0_val for r in refs]  # recorded, not trained
+    trained = []
+    assert fidelity.measure(refs, ["tiny"], tmp_path, on_run=lambda row, n: trained.append(row)) == tiny
+    assert trained == []  # kept in OUT/runs: nothing trains again
+
+
+def test_bench_rungs_refuses_an_unknown_setting():
+    r = runner.invoke(app, ["bench", "rungs", "--setting", "5ep"])
+    assert r.exit_code == 2 and "unknown 5ep" in r.output

@@ -218,3 +218,38 @@ def cost(root: Path = typer.Option(Path("."), help="Repository root (the committ
     console.print(f"  MACs + activations: R^2 {r['r2']:.2f}, rank correlation {r['rank_correlation']:.2f}", markup=False)
     console.print(f"  MACs alone:         R^2 {r['r2_macs_only']:.2f}, rank correlation "
                   f"{r['rank_correlation_macs_only']:.2f}", markup=False)
+
+
+@app.command()
+def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--setting", help="Low-fidelity settings (repeatable): 3ep (today's rung 0), 1ep, 2ep, 3ep-third (3 epochs on a third of the images)."),
+          out: Path = typer.Option(Path("reports/fidelity"), help="Directory: runs/ (one JSON per run, resumable), rungs.json, rungs.png."),
+          root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/)."),
+          jobs: int = typer.Option(1, min=1, help="Runs trained at once, each in its own process with one thread; one job per core."),
+          as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """Low rungs ranked: each setting's validation accuracy against the 15-epoch one on the
+    committed studies' candidates (Spearman within each budget, a bootstrap interval, the top
+    third kept) and its cost (training samples, seconds here)."""
+    from budgetnet.search.fidelity import SETTINGS, bench_rungs
+
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        raise UsageError(f"--setting: unknown {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
+
+    def on_run(row, total):
+        console.print(f"  {row['setting']:>9}  {row['key']:<28} val {row['val_acc']:.2%}  {row['seconds']:6.1f} s"
+                      f"  (of {total} to train)", markup=False)
+
+    r = bench_rungs(root, out, settings, jobs, on_run)
+    if as_json:
+        print_json(r)
+        return
+    t = Table(title=f"{r['candidates']} candidates with a 15-epoch validation ({r['by_budget']})", title_justify="left")
+    for col in ("setting", "samples", "median s here", "budget", "n", "Spearman", "95% interval", "top third kept"):
+        t.add_column(col, justify="left" if col == "setting" else "right")
+    for name, s in r["settings"].items():
+        for budget, g in s["by_budget"].items():
+            here = "-" if s["median_seconds_here"] is None else f"{s['median_seconds_here']:.0f}"
+            t.add_row(name, f"{s['samples']:,}", here, budget, str(g["n"]), f"{g['spearman']:.2f}",
+                      f"{g['spearman_95'][0]:.2f} to {g['spearman_95'][1]:.2f}", f"{g['top_third_kept']:.0%}")
+    console.print(t)
+    console.print(f"wrote {out / 'rungs.json'}, {out / 'rungs.png'}", markup=False)
