@@ -135,6 +135,19 @@ def test_step_schedule_matches_steplr():
     assert lrs[39] == pytest.approx(0.05) and lrs[40] == pytest.approx(0.05 * 0.35) and lrs[80] == pytest.approx(0.05 * 0.35 ** 2)
 
 
+def test_the_linear_schedule_decays_to_zero_within_the_budget():
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    opt = make_optimizer(params, OptimizerCfg(lr=0.1))
+    sched = make_scheduler(opt, SchedulerCfg(name="linear"), steps_per_epoch=10, epochs=5)
+    lrs = []
+    for _ in range(50):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.1) and lrs[25] == pytest.approx(0.05) and lrs[49] == pytest.approx(0.002)
+    assert opt.param_groups[0]["lr"] == 0.0
+
+
 def test_seed_recipes_are_expressible():
     assert load_spec("mnistnet2").train.optimizer.nesterov and load_spec("mnistnet2").train.scheduler.step_size == 2
     assert load_spec("mnistnet3").train.scheduler.gamma == 0.35
@@ -182,7 +195,7 @@ def test_other_idx_directory_works_without_checksums(tmp_path):
     assert len(load_dataset(d).test) == 10_000
 
 
-@pytest.mark.parametrize("name", ["onecycle", "cosine", "step", "none"])
+@pytest.mark.parametrize("name", ["onecycle", "cosine", "linear", "step", "none"])
 @pytest.mark.parametrize("steps,epochs", [(1, 1), (2, 1), (50, 3)])
 def test_every_schedule_survives_tiny_and_normal_runs(name, steps, epochs):
     params = [torch.nn.Parameter(torch.zeros(1))]

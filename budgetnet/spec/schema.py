@@ -46,12 +46,12 @@ class OptimizerCfg(_Strict):
 
 
 class SchedulerCfg(_Strict):
-    name: Literal["none", "step", "onecycle", "cosine"] = "none"
+    name: Literal["none", "step", "onecycle", "cosine", "linear"] = "none"
     step_size: PositiveInt = 4          # step: epochs between decays
     gamma: float = Field(0.35, gt=0, le=1)
     pct_start: float = Field(0.25, gt=0, lt=1)  # onecycle: share of steps spent warming up
     div_factor: float = Field(25.0, gt=0)       # onecycle: start lr = lr / div_factor
-    warmup_epochs: float = Field(0.0, ge=0)     # linear warm-up before step / cosine
+    warmup_epochs: float = Field(0.0, ge=0)     # linear warm-up before step / cosine / linear
 
 
 class AugmentCfg(_Strict):

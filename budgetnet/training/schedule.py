@@ -21,8 +21,10 @@ def make_scheduler(opt, cfg: SchedulerCfg, steps_per_epoch: int, epochs: int):
 
     step:     lr * gamma ** (epoch // step_size), as StepLR stepped per epoch
     cosine:   cosine decay to 0 over all steps
+    linear:   linear decay to 0 over all steps ("Budgeted Training", Li, Yumer & Ramanan, ICLR
+              2020: the schedule that did best when the epoch budget is short)
     onecycle: torch's OneCycleLR with peak at the optimizer's lr
-    warmup_epochs (step, cosine): linear ramp from 0 at the start.
+    warmup_epochs (step, cosine, linear): linear ramp from 0 at the start.
     """
     total = steps_per_epoch * epochs
     if cfg.name == "onecycle":
@@ -40,6 +42,8 @@ def make_scheduler(opt, cfg: SchedulerCfg, steps_per_epoch: int, epochs: int):
             return ramp * cfg.gamma ** ((step // steps_per_epoch) // cfg.step_size)
         if cfg.name == "cosine":
             return ramp * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        if cfg.name == "linear":
+            return ramp * max(0.0, 1 - step / total)
         return ramp
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
