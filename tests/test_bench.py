@@ -42,3 +42,19 @@ def test_bench_backends_reports_time_and_memory_of_both(tmp_path):
     assert r["custom_saved_bytes"] > 0 and r["torch_saved_bytes"] > 0 and r["batch"] == 4
     text = runner.invoke(app, ["bench", "backends", "--spec", str(spec), "--batch", "4", "--seconds", "0.1"])
     assert text.exit_code == 0 and "goal: within 3x" in text.output
+
+
+def test_bench_step_reports_each_variant_against_the_eager_step():
+    r = runner.invoke(app, ["bench", "step", "--spec", "best_lean7k", "--variant", "channels-last",
+                            "--variant", "batch-x2", "--seconds", "0.1", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    rows = {v["variant"]: v for v in out["variants"]}
+    assert list(rows) == ["eager", "channels-last", "batch-x2"] and out["threads"] == 1
+    assert rows["eager"]["vs_eager"] == 1.0 and rows["batch-x2"]["batch"] == 2 * rows["eager"]["batch"]
+    assert all(v["images_per_s"] > 0 for v in rows.values())
+
+
+def test_bench_step_refuses_an_unknown_variant():
+    r = runner.invoke(app, ["bench", "step", "--variant", "fast"])
+    assert r.exit_code == 2 and "unknown fast" in r.output

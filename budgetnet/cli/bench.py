@@ -111,6 +111,31 @@ def train(spec: str = typer.Option("mnistnet3", help="Spec to train."),
 
 
 @app.command()
+def step(spec: str = typer.Option("best_lean7k", help="Spec whose training step is timed."),
+         variants: List[str] = typer.Option(["eager", "channels-last", "batch-x2", "batch-x4", "compile"], "--variant", help="Variants (repeatable): eager (the baseline, always run), channels-last, batch-x2, batch-x4, compile."),
+         seconds: float = typer.Option(5.0, min=0.1, help="Seconds of steps timed per variant."),
+         threads: int = typer.Option(1, min=1, help="Torch CPU threads (1: as a search worker trains)."),
+         as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
+    """A training step's speed-ups against the eager step, in the same run: channels-last, larger
+    batches (per image), torch.compile (compile seconds apart). An absolute figure per variant:
+    run it on a quiet machine; the ratios are what to read."""
+    from budgetnet.training.bench import STEP_VARIANTS, bench_step
+
+    unknown = [v for v in variants if v not in STEP_VARIANTS]
+    if unknown:
+        raise UsageError(f"--variant: unknown {', '.join(unknown)}; known: {', '.join(STEP_VARIANTS)}")
+    set_threads(threads)
+    r = bench_step(spec, variants, seconds)
+    if as_json:
+        print_json(r)
+        return
+    console.print(f"{r['spec']}, {r['threads']} thread(s), {seconds:g} s of steps per variant", markup=False)
+    for v in r["variants"]:
+        console.print(f"  {v['variant']:<14} batch {v['batch']:>4}  {v['images_per_s']:>8,.0f} img/s  "
+                      f"{v['vs_eager']:.2f}x eager  (first step {v['first_step_s']:.1f} s)", markup=False)
+
+
+@app.command()
 def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its recipe is used as is."),
            seeds: List[int] = typer.Option([0, 1, 2], "--seed", help="Seeds to train (repeatable)."),
            limit: float = typer.Option(45.0, min=1, help="Training seconds allowed (median seed)."),

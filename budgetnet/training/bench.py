@@ -258,3 +258,48 @@ def bench_target(spec, seeds=(0, 1, 2), limit_s: float = 45.0, target: float = 0
             "samples": len(data.train) * spec.train.epochs,  # the second frontier: training samples to target
             "seeds": rows, "median_seconds": median_s, "median_test_acc": median_acc, "limit_seconds": limit_s,
             "target": target, "reached": median_acc >= target and median_s <= limit_s, "data": data.facts.to_dict()}
+
+
+# ----------------------------------------------------------------------------- the training step
+STEP_VARIANTS = ("eager", "channels-last", "batch-x2", "batch-x4", "compile")
+
+
+def bench_step(spec="best_lean7k", variants=STEP_VARIANTS, seconds: float = 5.0, seed: int = 0) -> dict:
+    """Training images/s of one full training step (augmentation, forward, backward, SGD) per
+    variant, against the eager step of the recipe's batch in the same run: channels-last memory
+    format, batches 2x and 4x the recipe's (per image; the learning rate would scale with them),
+    torch.compile (its compile seconds reported apart: a trial pays them once)."""
+    from budgetnet.model.compile import build
+    from budgetnet.training.augment import augment
+    from budgetnet.training.schedule import make_optimizer
+
+    spec = load_spec(spec)
+    data = load_dataset()
+    rows = []
+    for variant in ("eager", *[v for v in variants if v != "eager"]):
+        batch = spec.train.batch_size * {"batch-x2": 2, "batch-x4": 4}.get(variant, 1)
+        model = build(spec, seed=seed).train()
+        fmt = torch.channels_last if variant == "channels-last" else torch.contiguous_format
+        model = model.to(memory_format=fmt)
+        forward = torch.compile(model) if variant == "compile" else model
+        opt = make_optimizer(model.parameters(), spec.train.optimizer)
+        x, y = data.train.x[:batch], data.train.y[:batch]
+        gen = torch.Generator().manual_seed(seed)
+
+        def step():
+            xb = normalize(augment(x, spec.train.augment, gen), data.mean, data.std).contiguous(memory_format=fmt)
+            loss = F.cross_entropy(forward(xb), y, label_smoothing=spec.train.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        start = time.perf_counter()
+        step()  # compile happens here
+        first = time.perf_counter() - start
+        per_step = timed(step, seconds, warmup=2)
+        rows.append({"variant": variant, "batch": batch, "images_per_s": round(batch / per_step, 1),
+                     "first_step_s": round(first, 2)})
+    base = rows[0]["images_per_s"]
+    for r in rows:
+        r["vs_eager"] = round(r["images_per_s"] / base, 2)
+    return {"spec": spec.name, "threads": torch.get_num_threads(), "seconds_per_variant": seconds, "variants": rows}
