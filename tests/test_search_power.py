@@ -99,7 +99,20 @@ def test_the_shipped_prior_is_distilled_from_the_committed_studies():
     shipped = json.loads(prior.PRIOR_FILE.read_text())
     assert shipped == json.loads(json.dumps(prior.distil(ROOT)))  # `budgetnet prior` regenerates it
     assert len(shipped["observations"]) >= 40
-    assert all(ob["epochs"] == 3 for ob in shipped["observations"])  # one fidelity: rung 0
+    assert all(ob["epochs"] == prior.PRIOR_EPOCHS for ob in shipped["observations"])  # one fidelity: rung 0
+
+
+def test_a_search_with_the_prior_keeps_the_rung_0_its_observations_were_read_at(tmp_path):
+    from budgetnet.search.options import SearchOptions
+    from budgetnet.search.run import rung_list
+    family = load_search("general")
+    assert rung_list(family, SearchOptions(out=tmp_path)) == [1, 15]  # the default (bench rungs)
+    assert rung_list(family, SearchOptions(out=tmp_path, prior=True)) == [3, 15]
+    assert rung_list(family, SearchOptions(out=tmp_path, prior=True, rungs=(3, 7, 15))) == [3, 7, 15]
+    result = runner.invoke(app, ["search", "--prior", "--rungs", "1,15", "--trials", "1", "--out", str(tmp_path / "x"),
+                                 "--max-params", "3000", "--no-warm-start"])
+    assert result.exit_code == 2 and "first rung must be 3 epochs" in result.output
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.integration
@@ -164,7 +177,7 @@ def test_fidelity_is_scored_by_rank_within_each_budget():
     r = analyse(refs, rows, boot=50)["1ep"]
     assert r["by_budget"]["3999"]["spearman"] == 1.0 and r["by_budget"]["3999"]["top_third_kept"] == 1.0
     assert r["by_budget"]["6999"]["spearman"] == -1.0 and r["by_budget"]["6999"]["top_third_kept"] == 0.0
-    assert r["samples"] == 55_000 and r["median_seconds_here"] == 1.0
+    assert r["samples"] == 55_000 and r["median_seconds_here"] == 1.0 and r["seconds_vs_1ep"] == 1.0
 
 
 def test_a_fidelity_setting_trains_each_candidate_once_and_resumes(tmp_path, monkeypatch):

@@ -76,7 +76,7 @@ def test_smallest_model_fits_exactly_its_own_budget():
 
 
 def test_rung_epochs_are_geometric_and_end_at_the_budget():
-    assert rung_epochs(15) == [3, 15] and rung_epochs(15, count=3) == [3, 7, 15]
+    assert rung_epochs(15) == [1, 15] and rung_epochs(15, count=3) == [1, 4, 15] and rung_epochs(30) == [2, 30]
     assert rung_epochs(3) == [1, 3] and rung_epochs(1) == [1] and rung_epochs(5, count=3) == [1, 2, 5]
     assert parse_rungs("3,15", 15) == [3, 15]
     for bad in ("5,3", "0,3", "2,20", "a"):

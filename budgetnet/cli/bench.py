@@ -169,7 +169,7 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
 
 
 @app.command()
-def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, sobol-cost, sobol-cost-prior, lean7k, general-quartile, default-1worker, three-rungs."),
+def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, rungs-3-15, sobol-cost, sobol-cost-prior, lean7k, general-quartile, default-1worker, three-rungs."),
            max_params: int = typer.Option(6999, min=1, help="Budget for every setup (inclusive)."),
            timeout: float = typer.Option(1800, min=1, help="Seconds each setup may start trials for."),
            warm_start: bool = typer.Option(False, help="Let the setups run their warm-start references (off: searches from nothing)."),
@@ -269,12 +269,14 @@ def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--set
         print_json(r)
         return
     t = Table(title=f"{r['candidates']} candidates with a 15-epoch validation ({r['by_budget']})", title_justify="left")
-    for col in ("setting", "samples", "median s here", "budget", "n", "Spearman", "95% interval", "top third kept"):
+    for col in ("setting", "samples", "median s here", "s vs 1ep", "budget", "n", "Spearman", "95% interval",
+                "top third kept"):
         t.add_column(col, justify="left" if col == "setting" else "right")
     for name, s in r["settings"].items():
         for budget, g in s["by_budget"].items():
             here = "-" if s["median_seconds_here"] is None else f"{s['median_seconds_here']:.0f}"
-            t.add_row(name, f"{s['samples']:,}", here, budget, str(g["n"]), f"{g['spearman']:.2f}",
+            ratio = "-" if s["seconds_vs_1ep"] is None else f"{s['seconds_vs_1ep']:.2f}x"
+            t.add_row(name, f"{s['samples']:,}", here, ratio, budget, str(g["n"]), f"{g['spearman']:.2f}",
                       f"{g['spearman_95'][0]:.2f} to {g['spearman_95'][1]:.2f}", f"{g['top_third_kept']:.0%}")
     console.print(t)
     console.print(f"wrote {out / 'rungs.json'}, {out / 'rungs.png'}", markup=False)

@@ -28,7 +28,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            workers: Optional[int] = typer.Option(None, min=1, help="Worker processes on this machine, sharing the storage. Default: one per core."),
            threads: Optional[int] = typer.Option(None, min=1, help="Torch threads per worker. Default: cores // workers."),
            epochs: Optional[int] = typer.Option(None, min=1, help="Override the top rung's epochs (smoke runs)."),
-           rungs: Optional[str] = typer.Option(None, help="Epochs of each successive-halving rung, e.g. 3,7,15 (default: a fifth of the epoch budget, then all of it: 3,15)."),
+           rungs: Optional[str] = typer.Option(None, help="Epochs of each successive-halving rung, e.g. 1,4,15 (default: one epoch per 15 of the epoch budget, then all of it: 1,15; with --prior 3,15)."),
            warm_start: bool = typer.Option(True, help="Run the definition's references (shipped winners scaled into the budget) first; --no-warm-start searches from nothing."),
            enqueue: Optional[Path] = typer.Option(None, help="A YAML list of points of the space (each setting every searched value) to run before the sampler's own; a point already in the study is not queued again."),
            confirm: int = typer.Option(0, min=0, help="Retrain the winner with K fresh seeds on all training images (--full-train) and report the median test accuracy (OUT/confirm/)."),
@@ -61,16 +61,17 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     s = load_search(search_file or DEFAULT_SEARCH).for_command(
         max_params, min_accuracy, facts, augment.value if augment else None, max_model_bytes=max_flash,
         max_peak_activation_bytes=max_ram, max_macs=max_macs)
+    parsed_rungs = parse_rungs(rungs, epochs or s.top_epochs()) if rungs is not None else None
     if prior:
         from budgetnet.search.prior import check_applies
-        check_applies(s, facts.is_mnist)
+        check_applies(s, facts.is_mnist, parsed_rungs)
     workers = workers or os.cpu_count() or 1
     opts = SearchOptions(out=out, trials=trials, timeout=timeout or None, storage=storage, study_name=study_name,
                          workers=workers, threads=threads, epochs=epochs, subset=subset, seed=seed, backend=backend,
                          device=device, objective=objective, pruner=pruner, data=data, heartbeat=heartbeat,
                          warm_start=warm_start, cost_ramp=cost_ramp, startup=startup, prior=prior,
                          enqueue=load_points(enqueue, s) if enqueue else (),
-                         rungs=tuple(parse_rungs(rungs, epochs or s.top_epochs())) if rungs is not None else None)
+                         rungs=tuple(parsed_rungs) if parsed_rungs else None)
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
     console.print(f"search {s.name}: {s.description}; on {facts.name} ({'x'.join(map(str, facts.shape))}, "

@@ -29,6 +29,8 @@ CORES = os.cpu_count() or 1
 # with its hand-picked references, as it always ran: the warm-start flag applies to the others)
 SETUPS = {
     "default": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1}),
+    # the default before issue 27's lever 3 (rung 0 of 3 epochs, not 1)
+    "rungs-3-15": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "rungs": (3, 15)}),
     # issue 27's levers: Sobol start-up and the cost-aware first half hour, then with the prior too
     "sobol-cost": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.sobol,
                                "cost_ramp": 1800.0}),

@@ -197,9 +197,22 @@ def analyse(refs: list[Reference], rows: list[dict], boot: int = 2000, seed: int
         epochs, share = SETTINGS[setting]
         result[setting] = {"epochs": epochs, "image_share": round(share, 3),
                            "samples": int(np.median([r["samples"] for r in mine])),
-                           "median_seconds_here": float(np.median(here)) if here else None,
-                           "runs_here": len(here), "by_budget": groups}
+                           "median_seconds_here": round(float(np.median(here)), 1) if here else None,
+                           "runs_here": len(here), "seconds_vs_1ep": _seconds_vs(rows, setting, "1ep"),
+                           "by_budget": groups}
     return result
+
+
+def _seconds_vs(rows: list[dict], setting: str, base: str) -> float | None:
+    """Median over the candidates trained here under both of `setting`'s seconds / `base`'s: the
+    cost ratio on the same models (the medians of two settings are over different candidates)."""
+    import numpy as np
+    seconds = {}
+    for r in rows:
+        if r["measured_here"]:
+            seconds.setdefault((r["budget"], r["key"]), {})[r["setting"]] = r["seconds"]
+    ratios = [s[setting] / s[base] for s in seconds.values() if setting in s and base in s and s[base]]
+    return round(float(np.median(ratios)), 2) if ratios else None
 
 
 def plot(refs: list[Reference], rows: list[dict], analysis: dict, path: Path) -> None:

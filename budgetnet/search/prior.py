@@ -25,6 +25,14 @@ from budgetnet.search.record import records
 PRIOR_FILE = Path(__file__).parent / "priors" / "general_mnist.json"
 # the committed default-search studies on MNIST (rungs 3, 15; the same space as `general`)
 SOURCES = ("reports/search7k/default/study.db", "reports/search4k/default/study.db")
+# their rung 0: the prior's readings are 3-epoch validation accuracies, so a search with the prior
+# keeps a 3-epoch rung 0 (TPE compares them with the study's own readings)
+PRIOR_EPOCHS = 3
+
+
+def prior_rungs(max_epochs: int) -> list[int] | None:
+    """The rungs a search with the prior runs when none are given (None: the default's)."""
+    return [PRIOR_EPOCHS, max_epochs] if max_epochs > PRIOR_EPOCHS else None
 
 
 def distil(root: Path) -> dict:
@@ -48,11 +56,15 @@ def write(root: Path) -> dict:
     return prior
 
 
-def check_applies(search: SearchDef, is_mnist: bool) -> None:
-    """--prior is for the general family on MNIST (UsageError otherwise)."""
+def check_applies(search: SearchDef, is_mnist: bool, rungs: list[int] | None = None) -> None:
+    """--prior is for the general family on MNIST, with its 3-epoch rung 0 (UsageError otherwise)."""
     if search.family != "general" or not is_mnist:
         raise UsageError(f"--prior is distilled from MNIST studies of the general family: it does not apply to "
                          f"{search.name!r}{'' if is_mnist else ' on other data'}")
+    if rungs and len(rungs) > 1 and rungs[0] != PRIOR_EPOCHS:
+        raise UsageError(f"--prior's observations are {PRIOR_EPOCHS}-epoch readings: its first rung must be "
+                         f"{PRIOR_EPOCHS} epochs (e.g. --rungs {PRIOR_EPOCHS},{rungs[-1]}), got --rungs "
+                         f"{','.join(map(str, rungs))}")
 
 
 def add_prior(study: optuna.Study, search: SearchDef) -> int:

@@ -54,7 +54,12 @@ def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
     """Epochs of each rung: one rung of the full schedule unless successive halving is on."""
     if opts.pruner != "rungs":
         return [max_epochs(search, opts)]
-    return list(opts.rungs) if opts.rungs else rung_epochs(max_epochs(search, opts))
+    if opts.rungs:
+        return list(opts.rungs)
+    if opts.prior:  # its observations are 3-epoch readings: the study's rung 0 is read alike
+        from budgetnet.search.prior import prior_rungs
+        return prior_rungs(max_epochs(search, opts)) or rung_epochs(max_epochs(search, opts))
+    return rung_epochs(max_epochs(search, opts))
 
 
 class Deferred(Exception):
