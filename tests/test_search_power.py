@@ -196,3 +196,14 @@ def test_a_fidelity_setting_trains_each_candidate_once_and_resumes(tmp_path, mon
 def test_bench_rungs_refuses_an_unknown_setting():
     r = runner.invoke(app, ["bench", "rungs", "--setting", "5ep"])
     assert r.exit_code == 2 and "unknown 5ep" in r.output
+
+
+def test_the_committed_fidelity_figures_are_what_bench_rungs_computes_from_its_runs():
+    from budgetnet.search import fidelity
+    committed = json.loads((ROOT / "reports/fidelity/rungs.json").read_text())
+    refs = fidelity.references(ROOT)
+    trained = []
+    rows = fidelity.measure(refs, list(committed["settings"]), ROOT / "reports/fidelity",
+                            on_run=lambda row, n: trained.append(row))
+    assert trained == [] and committed["candidates"] == len(refs)  # every run is committed
+    assert json.loads(json.dumps(fidelity.analyse(refs, rows))) == committed["settings"]
