@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Issue 27, lever 4: best_lean7k's recipe compressed to 5 epochs (275,000 samples on the 55,000-image
+# training split), its own OneCycle against a linear decay to zero ("Budgeted Training", Li et al.
+# 2020; 0.25 epochs of warm-up), three seeds each, one thread per process, the two side by side on
+# the 2-core machine. Selection reads validation; test is reported, never used to choose.
+set -euo pipefail
+cd "$(dirname "$0")"
+OMP_NUM_THREADS=1 budgetnet bench target best_lean7k --epochs 5 --seed 0 --seed 1 --seed 2 --limit 100000 --json > onecycle_5ep.json &
+OMP_NUM_THREADS=1 budgetnet bench target linear.yaml --epochs 5 --seed 0 --seed 1 --seed 2 --limit 100000 --json > linear_5ep.json &
+wait
