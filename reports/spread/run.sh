@@ -20,4 +20,8 @@ for d in reports/spread/best_unas/seed2/*/; do
 done
 budgetnet spread reports/frontier/samples/confirm_2ep/spec.yaml --seed 1 --full-train --out reports/spread/best_lean7k_2ep/seed1 \
     --setting default --setting aten-avx2 --setting onednn-avx2 --setting portable
+# issue 27's prior-run winner (reports/search_power/7k/sobol-cost-prior/confirm, seeds 1-3): its
+# 'default' run is the confirmation's seed-1 run itself (this machine, one thread), copied in
+budgetnet spread reports/search_power/7k/sobol-cost-prior/confirm/spec.yaml --seed 1 --full-train --jobs 2 \
+    --out reports/spread/best_general_6968/seed1 --setting default --setting avx2-machine --setting portable
 budgetnet results
