@@ -14,7 +14,7 @@ import pandas as pd
 from budgetnet import atomic
 from budgetnet.data.datasets import describe, validation_size
 from budgetnet.search import plots
-from budgetnet.search.record import TrialRecord, records, status_of, wilson
+from budgetnet.search.record import StudyRecord, TrialRecord, records, status_of, wilson
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions
 from budgetnet.search.run import SearchSummary, rung_list
@@ -60,7 +60,8 @@ def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions,
         over_budget_train_seconds=sum(rec.seconds for _, rec in trials if rec.status == "over_budget"),
         epochs_run=sum(rec.epochs_run for rec in trained),
         epochs_full=sum(full or rec.epochs or 0 for rec in trained),
-        wall_seconds=wall, rungs=rung_list(search, opts),
+        # what the study ran (its record), not what today's options would run
+        wall_seconds=wall, rungs=StudyRecord.of(study).rungs or rung_list(search, opts),
         first_feasible_s=first_feasible_s)
 
 

@@ -9,9 +9,11 @@
 # reports/search_power/7k/ and the analysis below reads them there.
 set -euo pipefail
 OUT=${OUT:-runs/search_power/7k}
-for setup in default sobol-cost sobol-cost-prior; do
+# (the first of these ran as `default` with a 3-epoch rung 0: its folder is 7k/rungs-3-15; the
+# default with a 1-epoch rung 0 ran in a later session as the last line of this loop)
+for setup in rungs-3-15 sobol-cost sobol-cost-prior default; do
     budgetnet bench search --setup "$setup" --max-params 6999 --timeout 1800 --no-warm-start --out "$OUT" --json
 done
 # the three in one list (analysis only: every study exists)
-budgetnet bench search --setup default --setup sobol-cost --setup sobol-cost-prior --max-params 6999 --timeout 1800 \
+budgetnet bench search --setup rungs-3-15 --setup default --setup sobol-cost --setup sobol-cost-prior --max-params 6999 --timeout 1800 \
     --no-warm-start --out reports/search_power/7k --json > reports/bench/search_7k.json
