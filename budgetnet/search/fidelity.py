@@ -102,11 +102,10 @@ def _train_one(task: tuple) -> dict:
     from budgetnet.search.definition import load_search
     from budgetnet.training.loop import train
 
-    ref_dict, setting, path = task
+    ref_dict, setting, full, path = task
     ref = Reference(**ref_dict)
     torch.set_num_threads(1)  # in a pool's process (one job per core), and in this one for one job
     epochs, share = SETTINGS[setting]
-    full = len(load_dataset().train)
     data = load_dataset(subset=None if share == 1 else round(full * share))
     spec = load_search("general").with_budget(max_params=ref.budget).candidate(ref.values, epochs).spec
     start = time.perf_counter()
@@ -134,7 +133,7 @@ def measure(refs: list[Reference], settings: list[str], out: Path, jobs: int = 1
             elif path.is_file():
                 rows.append(json.loads(path.read_text()))
             else:
-                tasks.append((asdict(ref), setting, str(path)))
+                tasks.append((asdict(ref), setting, full, str(path)))
     if not tasks:
         return rows
     with mp.get_context("spawn").Pool(jobs) if jobs > 1 else _InProcess() as pool:
