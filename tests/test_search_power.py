@@ -207,3 +207,39 @@ def test_the_committed_fidelity_figures_are_what_bench_rungs_computes_from_its_r
                             on_run=lambda row, n: trained.append(row))
     assert trained == [] and committed["candidates"] == len(refs)  # every run is committed
     assert json.loads(json.dumps(fidelity.analyse(refs, rows))) == committed["settings"]
+
+
+# -------------------------------------------------------------------------- a resumed study keeps its rungs
+def _old_default_study(out: Path, search) -> None:
+    """A study as the default created it before rung 0 became one epoch: rungs [3, 15] recorded."""
+    from budgetnet.search.record import StudyRecord
+    out.mkdir(parents=True)
+    study = optuna.create_study(study_name="general-3000", storage=f"sqlite:///{out / 'study.db'}")
+    StudyRecord(search.name, {"max_params": 3000}, search.min_accuracy, [3, 15], False, False, "random", 0.0).save(study)
+
+
+def test_a_resumed_study_keeps_the_rungs_it_recorded(tmp_path):
+    from budgetnet.errors import UsageError
+    from budgetnet.search.options import SearchOptions
+    from budgetnet.search.run import keep_study_rungs, rung_list
+
+    search = load_search("general").with_budget(max_params=3000)
+    fresh = SearchOptions(out=tmp_path / "new")
+    assert keep_study_rungs(search, fresh) is fresh and not (tmp_path / "new").exists()  # nothing created
+    assert rung_list(search, fresh) == [1, 15]
+    _old_default_study(tmp_path / "old", search)
+    kept = keep_study_rungs(search, SearchOptions(out=tmp_path / "old"))
+    assert rung_list(search, kept) == [3, 15]
+    assert keep_study_rungs(search, SearchOptions(out=tmp_path / "old", rungs=(3, 15))).rungs == (3, 15)
+    with pytest.raises(UsageError, match=r"ran rungs \[3, 15\]"):
+        keep_study_rungs(search, SearchOptions(out=tmp_path / "old", rungs=(1, 15)))
+
+
+def test_resuming_with_other_rungs_is_refused_before_anything_runs(tmp_path):
+    search = load_search("general").with_budget(max_params=3000)
+    _old_default_study(tmp_path / "old", search)
+    whole_epochs = [a for i, a in enumerate(TINY) if "--epochs" not in TINY[max(0, i - 1):i + 1]]
+    result = runner.invoke(app, ["search", "--rungs", "1,15", "--trials", "1", "--out", str(tmp_path / "old"),
+                                 *whole_epochs])
+    assert result.exit_code == 2 and "ran rungs [3, 15]" in result.output
+    assert _study(tmp_path / "old").trials == [] and not (tmp_path / "old" / "leaderboard.csv").exists()

@@ -51,7 +51,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     validation accuracy against wall time), pareto.png, summary.json, command.txt."""
     from budgetnet.search.rungs import parse_rungs
     from budgetnet.search.options import SearchOptions
-    from budgetnet.search.run import rung_list, run_search, running_elsewhere
+    from budgetnet.search.run import keep_study_rungs, rung_list, run_search, running_elsewhere
     from budgetnet.search.definition import DEFAULT_SEARCH, load_points, load_search
     from budgetnet.search.report import budget_text, confirm_winner, finalize, floor_text
 
@@ -72,6 +72,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
                          warm_start=warm_start, cost_ramp=cost_ramp, startup=startup, prior=prior,
                          enqueue=load_points(enqueue, s) if enqueue else (),
                          rungs=tuple(parsed_rungs) if parsed_rungs else None)
+    opts = keep_study_rungs(s, opts)  # a resumed study runs the rungs it recorded
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
     console.print(f"search {s.name}: {s.description}; on {facts.name} ({'x'.join(map(str, facts.shape))}, "

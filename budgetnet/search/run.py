@@ -62,6 +62,39 @@ def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
     return rung_epochs(max_epochs(search, opts))
 
 
+def existing_study(search: SearchDef, opts: SearchOptions) -> optuna.Study | None:
+    """The study this command would resume, or None (nothing is created: a missing SQLite file
+    stays missing)."""
+    from pathlib import Path
+
+    from budgetnet.search.storage import make_storage
+    url = opts.storage_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
+        return None
+    try:
+        return optuna.load_study(study_name=study_name(search, opts), storage=make_storage(url, None))
+    except KeyError:
+        return None
+
+
+def keep_study_rungs(search: SearchDef, opts: SearchOptions) -> SearchOptions:
+    """A resumed study keeps the rungs it was created with (its record), whatever today's default:
+    a study begun with a 3-epoch rung 0 must not go on comparing 1-epoch readings with them.
+    An explicit --rungs that differs is refused (UsageError) before anything is written."""
+    if opts.pruner != "rungs":
+        return opts
+    study = existing_study(search, opts)
+    recorded = StudyRecord.of(study).rungs if study is not None else None
+    if not recorded or list(recorded) == rung_list(search, opts):
+        return opts
+    if opts.rungs is not None:
+        from budgetnet.errors import UsageError
+        raise UsageError(f"study {study.study_name!r} in {opts.storage_url()} ran rungs {list(recorded)}: resume it "
+                         f"without --rungs (or with --rungs {','.join(map(str, recorded))}), or start another "
+                         f"study (--out or --study-name)")
+    return replace(opts, rungs=tuple(recorded))
+
+
 class Deferred(Exception):
     """A sample the cost-aware start holds back (the trial ends FAIL: the sampler ignores it)."""
 
@@ -348,6 +381,7 @@ def quiet_optuna() -> None:
 def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> optuna.Study:
     """Run (or resume) the study with `opts.workers` processes on the same storage."""
     quiet_optuna()
+    opts = keep_study_rungs(search, opts)
     opts.out.mkdir(parents=True, exist_ok=True)
     study = open_study(search, opts)  # create it (and enqueue references) once, before workers race
     if opts.workers <= 1:  # in this process: --threads applies here (it said "1 worker x 1 thread" and ran 2)
