@@ -246,7 +246,7 @@ def cost(root: Path = typer.Option(Path("."), help="Repository root (the committ
 
 
 @app.command()
-def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--setting", help="Low-fidelity settings (repeatable): 3ep (today's rung 0), 1ep, 2ep, 3ep-third (3 epochs on a third of the images)."),
+def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--setting", help="Low-fidelity settings (repeatable): 1ep (today's rung 0), 2ep, 3ep (rung 0 until issue 27; --prior's), 3ep-third (3 epochs on a third of the images), 7ep (the middle rung of --rungs 3,7,15)."),
           out: Path = typer.Option(Path("reports/fidelity"), help="Directory: runs/ (one JSON per run, resumable), rungs.json, rungs.png."),
           root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/)."),
           jobs: int = typer.Option(1, min=1, help="Runs trained at once, each in its own process with one thread; one job per core."),

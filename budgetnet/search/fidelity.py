@@ -27,7 +27,7 @@ from budgetnet import atomic
 
 TOP_EPOCHS = 15
 # name -> (epochs of the complete schedule, share of the training images)
-SETTINGS = {"3ep": (3, 1.0), "1ep": (1, 1.0), "3ep-third": (3, 1 / 3), "2ep": (2, 1.0)}
+SETTINGS = {"3ep": (3, 1.0), "1ep": (1, 1.0), "3ep-third": (3, 1 / 3), "2ep": (2, 1.0), "7ep": (7, 1.0)}
 # the committed general-family MNIST studies with 15-epoch trials (relative to the repository root)
 STUDIES = ("reports/search4k/default", "reports/search7k/default", "reports/search7k/general-quartile",
            "reports/search_power/7k/rungs-3-15", "reports/search_power/7k/sobol-cost",
