@@ -231,8 +231,9 @@ def test_a_resumed_study_keeps_the_rungs_it_recorded(tmp_path):
     kept = keep_study_rungs(search, SearchOptions(out=tmp_path / "old"))
     assert rung_list(search, kept) == [3, 15]
     assert keep_study_rungs(search, SearchOptions(out=tmp_path / "old", rungs=(3, 15))).rungs == (3, 15)
-    with pytest.raises(UsageError, match=r"ran rungs \[3, 15\]"):
-        keep_study_rungs(search, SearchOptions(out=tmp_path / "old", rungs=(1, 15)))
+    for other in ({"rungs": (1, 15)}, {"epochs": 5}):
+        with pytest.raises(UsageError, match=r"ran rungs \[3, 15\]: resume it without --"):
+            keep_study_rungs(search, SearchOptions(out=tmp_path / "old", **other))
 
 
 def test_resuming_with_other_rungs_is_refused_before_anything_runs(tmp_path):

@@ -80,17 +80,18 @@ def existing_study(search: SearchDef, opts: SearchOptions) -> optuna.Study | Non
 def keep_study_rungs(search: SearchDef, opts: SearchOptions) -> SearchOptions:
     """A resumed study keeps the rungs it was created with (its record), whatever today's default:
     a study begun with a 3-epoch rung 0 must not go on comparing 1-epoch readings with them.
-    An explicit --rungs that differs is refused (UsageError) before anything is written."""
+    An explicit --rungs or --epochs that differs is refused (UsageError) before anything is written."""
     if opts.pruner != "rungs":
         return opts
     study = existing_study(search, opts)
     recorded = StudyRecord.of(study).rungs if study is not None else None
     if not recorded or list(recorded) == rung_list(search, opts):
         return opts
-    if opts.rungs is not None:
+    if opts.rungs is not None or opts.epochs is not None:
         from budgetnet.errors import UsageError
+        asked = "--rungs" if opts.rungs is not None else "--epochs"
         raise UsageError(f"study {study.study_name!r} in {opts.storage_url()} ran rungs {list(recorded)}: resume it "
-                         f"without --rungs (or with --rungs {','.join(map(str, recorded))}), or start another "
+                         f"without {asked} (or with --rungs {','.join(map(str, recorded))}), or start another "
                          f"study (--out or --study-name)")
     return replace(opts, rungs=tuple(recorded))
 
