@@ -244,3 +244,14 @@ def test_resuming_with_other_rungs_is_refused_before_anything_runs(tmp_path):
                                  *whole_epochs])
     assert result.exit_code == 2 and "ran rungs [3, 15]" in result.output
     assert _study(tmp_path / "old").trials == [] and not (tmp_path / "old" / "leaderboard.csv").exists()
+
+
+# -------------------------------------------------------------------------- committed search benchmarks
+@pytest.mark.parametrize("bench", sorted(p.name for p in (ROOT / "reports/bench").glob("search_*.json")))
+def test_a_committed_search_benchmark_is_what_its_studies_show(bench):
+    from budgetnet.search.bench import study_in, measure_setup
+    for row in json.loads((ROOT / "reports/bench" / bench).read_text()):
+        out = Path(row["study"]).parent
+        study = study_in(ROOT / out)
+        assert study is not None, f"{bench}: {out} holds no study"
+        assert measure_setup(row["search"], study, out, row["budget"], row["timeout_s"]) == row

@@ -43,7 +43,7 @@ SETUPS = {
 }
 
 
-def _study_in(out: Path) -> optuna.Study | None:
+def study_in(out: Path) -> optuna.Study | None:
     db = out / "study.db"
     if not db.is_file():
         return None
@@ -60,29 +60,39 @@ def bench_setup(name: str, out: Path, max_params: int, timeout: float, warm_star
     out = out / name
     opts = SearchOptions(out=out, trials=None, timeout=timeout, seed=seed, subset=subset, epochs=epochs,
                          **{"warm_start": warm_start, **overrides})
-    study = _study_in(out)
+    study = study_in(out)
     ran = study is None
     if ran:
         study = run_search(search, opts, on_trial)
-    tl = timeline(study, search.min_accuracy, max_params)
-    recorded = StudyRecord.of(study)
-    finalize(study, search, opts, tl.wall_seconds, retrain=False)  # leaderboard, best.yaml, history.png
-    result = {"search": name, "definition": search_name, "budget": max_params, "floor": search.min_accuracy,
-              "workers": overrides["workers"], "threads_per_worker": overrides["threads"],
-              "pruner": overrides["pruner"], "rungs": recorded.rungs,  # a study from before the record: its reference
-              "warm_start": bool(search.reference) if recorded.warm_start is None else recorded.warm_start,
-              # what the study recorded (a study from before issue 27 recorded none: random, no ramp, no prior)
-              "startup": recorded.startup or "random", "cost_ramp_s": recorded.cost_ramp or 0.0,
-              "prior": bool(recorded.prior),
-              "timeout_s": timeout, "wall_s": round(tl.wall_seconds, 1), "trained_trials": tl.trained,
-              "complete_trials": len(tl.points),
-              "trials_per_hour": round(tl.trials_per_hour(), 1),
-              "first_feasible_s": None if tl.first_feasible_s is None else round(tl.first_feasible_s, 1),
-              "best_val_at_min": {str(m): v for m, v in tl.best_val_at(MINUTES).items()},
-              "best_val": max((p.val_acc for p in tl.points), default=None),
-              "study": str(out / "study.db"), "ran_now": ran}
+    wall = timeline(study, search.min_accuracy, max_params).wall_seconds
+    finalize(study, search, opts, wall, retrain=False)  # leaderboard, best.yaml, history.png
+    result = measure_setup(name, study, out, max_params, timeout, ran)
     atomic.write_json(out / "bench.json", result)
     return result
+
+
+def measure_setup(name: str, study: optuna.Study, out: Path, max_params: int, timeout: float,
+                  ran: bool = False) -> dict:
+    """What one setup's study (in OUT) shows: the benchmark's figures, read from the study alone."""
+    search_name, overrides = SETUPS[name]
+    search = load_search(search_name).with_budget(max_params=max_params)
+    floor = search.min_accuracy
+    tl = timeline(study, floor, max_params)
+    recorded = StudyRecord.of(study)
+    return {"search": name, "definition": search_name, "budget": max_params, "floor": floor,
+            "workers": overrides["workers"], "threads_per_worker": overrides["threads"],
+            "pruner": overrides["pruner"], "rungs": recorded.rungs,  # a study from before the record: its reference
+            "warm_start": bool(search.reference) if recorded.warm_start is None else recorded.warm_start,
+            # what the study recorded (a study from before issue 27 recorded none: random, no ramp, no prior)
+            "startup": recorded.startup or "random", "cost_ramp_s": recorded.cost_ramp or 0.0,
+            "prior": bool(recorded.prior),
+            "timeout_s": timeout, "wall_s": round(tl.wall_seconds, 1), "trained_trials": tl.trained,
+            "complete_trials": len(tl.points),
+            "trials_per_hour": round(tl.trials_per_hour(), 1),
+            "first_feasible_s": None if tl.first_feasible_s is None else round(tl.first_feasible_s, 1),
+            "best_val_at_min": {str(m): v for m, v in tl.best_val_at(MINUTES).items()},
+            "best_val": max((p.val_acc for p in tl.points), default=None),
+            "study": str(out / "study.db"), "ran_now": ran}
 
 
 def bench_search(setups: list[str], out: Path, max_params: int, timeout: float, warm_start: bool,

@@ -17,3 +17,13 @@ done
 # the three in one list (analysis only: every study exists)
 budgetnet bench search --setup rungs-3-15 --setup default --setup sobol-cost --setup sobol-cost-prior --max-params 6999 --timeout 1800 \
     --no-warm-start --out reports/search_power/7k --json > reports/bench/search_7k.json
+
+# Item 8's second benchmark: budget 4,999 params, 60 minutes each, the default (rung 0 of one
+# epoch) against the default when the issue was filed (rung 0 of three epochs), cold start
+# (run in a later session from a frozen clone; its studies copied into reports/search_power/5k/)
+OUT5=${OUT5:-runs/search_power/5k}
+for setup in default rungs-3-15; do
+    budgetnet bench search --setup "$setup" --max-params 4999 --timeout 3600 --no-warm-start --out "$OUT5" --json
+done
+budgetnet bench search --setup rungs-3-15 --setup default --max-params 4999 --timeout 3600 \
+    --no-warm-start --out reports/search_power/5k --json > reports/bench/search_5k.json
