@@ -44,6 +44,7 @@ SETUPS = {
 
 
 def study_in(out: Path) -> optuna.Study | None:
+    """The study in OUT/study.db (None: none there)."""
     db = out / "study.db"
     if not db.is_file():
         return None
