@@ -24,4 +24,8 @@ budgetnet spread reports/frontier/samples/confirm_2ep/spec.yaml --seed 1 --full-
 # 'default' run is the confirmation's seed-1 run itself (this machine, one thread), copied in
 budgetnet spread reports/search_power/7k/sobol-cost-prior/confirm/spec.yaml --seed 1 --full-train --jobs 2 \
     --out reports/spread/best_general_6968/seed1 --setting default --setting avx2-machine --setting portable
+# issue 27's 4,999 benchmark winner (reports/search_power/5k/default/confirm, seeds 1-3): its 'default'
+# run is the confirmation's seed-3 run (the median), copied in
+budgetnet spread reports/search_power/5k/default/confirm/spec.yaml --seed 3 --full-train \
+    --out reports/spread/best_general_4938/seed3 --setting default --setting portable
 budgetnet results
