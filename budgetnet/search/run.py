@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 import optuna
@@ -65,8 +66,6 @@ def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
 def existing_study(search: SearchDef, opts: SearchOptions) -> optuna.Study | None:
     """The study this command would resume, or None (nothing is created: a missing SQLite file
     stays missing)."""
-    from pathlib import Path
-
     from budgetnet.search.storage import make_storage
     url = opts.storage_url()
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
