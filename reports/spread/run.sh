@@ -27,5 +27,6 @@ budgetnet spread reports/search_power/7k/sobol-cost-prior/confirm/spec.yaml --se
 # issue 27's 4,999 benchmark winner (reports/search_power/5k/default/confirm, seeds 1-3): its 'default'
 # run is the confirmation's seed-3 run (the median), copied in
 budgetnet spread reports/search_power/5k/default/confirm/spec.yaml --seed 3 --full-train \
-    --out reports/spread/best_general_4938/seed3 --setting default --setting portable
+    --out reports/spread/best_general_4938/seed3 --setting default --setting avx2-machine \
+    --setting onednn-avx2 --setting portable
 budgetnet results
