@@ -255,3 +255,28 @@ def test_a_committed_search_benchmark_is_what_its_studies_show(bench):
         study = study_in(ROOT / out)
         assert study is not None, f"{bench}: {out} holds no study"
         assert measure_setup(row["search"], study, out, row["budget"], row["timeout_s"]) == row
+
+
+def test_the_summary_sets_the_epochs_run_against_the_top_rung_for_every_trained_trial():
+    from budgetnet.search.options import SearchOptions
+    from budgetnet.search.report import summarize_study
+    from budgetnet.search.bench import study_in
+    study = study_in(ROOT / "reports/search_power/5k/default")
+    s = summarize_study(study, load_search("general").with_budget(max_params=4999), SearchOptions(out=ROOT), 0.0)
+    assert s.rungs == [1, 15]
+    trained = [rec for _, rec in records(study) if rec.trained]
+    one_epoch = sum(rec.epochs_run == 1 for rec in trained)
+    assert one_epoch > 0 and s.epochs_full == 15 * s.trained == 15 * len(trained)
+    assert s.epochs_run == sum(rec.epochs_run for rec in trained) < s.epochs_full
+
+
+def test_measuring_a_benchmark_that_ran_elsewhere_keeps_the_command_that_ran_it(tmp_path):
+    import shutil
+    from budgetnet.search.bench import bench_setup
+    shutil.copy(ROOT / "reports/search_power/5k/default/study.db", (tmp_path / "default").mkdir() or
+                tmp_path / "default" / "study.db")
+    (tmp_path / "default" / "command.txt").write_text("budgetnet bench search --setup default (the run)\n")
+    row = bench_setup("default", tmp_path, 4999, 3600, warm_start=False)
+    assert row["ran_now"] is False and row["first_feasible_s"] is not None
+    assert (tmp_path / "default" / "command.txt").read_text() == "budgetnet bench search --setup default (the run)\n"
+    assert (tmp_path / "default" / "leaderboard.md").is_file() and (tmp_path / "default" / "bench.json").is_file()

@@ -67,7 +67,7 @@ def bench_setup(name: str, out: Path, max_params: int, timeout: float, warm_star
         study = run_search(search, opts, on_trial)
     result = measure_setup(name, study, out, max_params, timeout, ran)
     # leaderboard, best.yaml, history.png; its wall time is the study's own (first start to last end)
-    finalize(study, search, opts, 0.0, retrain=False)
+    finalize(study, search, opts, 0.0, retrain=False, record_command=ran)
     atomic.write_json(out / "bench.json", result)
     return result
 

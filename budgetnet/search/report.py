@@ -51,7 +51,8 @@ def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions,
     trials = records(study)
     status = [rec.status for _, rec in trials]
     trained = [rec for _, rec in trials if rec.trained]
-    full = opts.epochs or None
+    # what the study ran (its record), not what today's options would run
+    rungs = StudyRecord.of(study).rungs or rung_list(search, opts)
     return SearchSummary(
         trials=len(trials), trained=len(trained), complete=status.count("complete"), pruned=status.count("pruned"),
         over_budget=status.count("over_budget"), invalid=status.count("invalid"),
@@ -59,9 +60,9 @@ def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions,
         failed=sum(t.state == optuna.trial.TrialState.FAIL and rec.status != "deferred" for t, rec in trials),
         over_budget_train_seconds=sum(rec.seconds for _, rec in trials if rec.status == "over_budget"),
         epochs_run=sum(rec.epochs_run for rec in trained),
-        epochs_full=sum(full or rec.epochs or 0 for rec in trained),
-        # what the study ran (its record), not what today's options would run
-        wall_seconds=wall, rungs=StudyRecord.of(study).rungs or rung_list(search, opts),
+        # a search without rungs or pruning trains every trial for the top rung's epochs
+        epochs_full=max(rungs) * len(trained),
+        wall_seconds=wall, rungs=rungs,
         first_feasible_s=first_feasible_s)
 
 
@@ -75,7 +76,7 @@ def _retrained_trial(out: Path) -> int | None:
 
 
 def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: float,
-             retrain: bool = True, on_batch=None) -> SearchSummary:
+             retrain: bool = True, on_batch=None, record_command: bool = True) -> SearchSummary:
     from budgetnet.training.runs import train_run
 
     out = opts.out
@@ -112,7 +113,8 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
     with atomic.atomic_path(out / "leaderboard.csv") as tmp:
         df.to_csv(tmp, index=False)
     atomic.write_text(out / "leaderboard.md", _markdown(df, search, summary))
-    atomic.write_text(out / "command.txt", " ".join(shlex.quote(a) for a in ["budgetnet", *sys.argv[1:]]) + "\n")
+    if record_command:  # the command that ran the study, not a later one that only reads it
+        atomic.write_text(out / "command.txt", " ".join(shlex.quote(a) for a in ["budgetnet", *sys.argv[1:]]) + "\n")
     atomic.write_json(out / "summary.json", {**summary.__dict__, "search": search.name,
                                              "budget": search.budget.model_dump(exclude_defaults=True),
                                              "min_accuracy": search.min_accuracy, "augment": search.augment,
