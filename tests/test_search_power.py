@@ -1,6 +1,7 @@
 """Search power (issue 27): the cost model and the cost-aware start, Sobol start-up points, the
 prior distilled from the committed studies, and each trial's validation interval."""
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -210,30 +211,51 @@ def test_the_committed_fidelity_figures_are_what_bench_rungs_computes_from_its_r
 
 
 # -------------------------------------------------------------------------- a resumed study keeps its rungs
-def _old_default_study(out: Path, search) -> None:
+def _old_default_study(out: Path, search, startup="random", cost_ramp=0.0) -> None:
     """A study as the default created it before rung 0 became one epoch: rungs [3, 15] recorded."""
     from budgetnet.search.record import StudyRecord
     out.mkdir(parents=True)
     study = optuna.create_study(study_name="general-3000", storage=f"sqlite:///{out / 'study.db'}")
-    StudyRecord(search.name, {"max_params": 3000}, search.min_accuracy, [3, 15], False, False, "random", 0.0).save(study)
+    StudyRecord(search.name, {"max_params": 3000}, search.min_accuracy, [3, 15], False, False, startup,
+                cost_ramp).save(study)
 
 
 def test_a_resumed_study_keeps_the_rungs_it_recorded(tmp_path):
     from budgetnet.errors import UsageError
     from budgetnet.search.options import SearchOptions
-    from budgetnet.search.run import keep_study_rungs, rung_list
+    from budgetnet.search.run import keep_study_settings, rung_list
 
     search = load_search("general").with_budget(max_params=3000)
     fresh = SearchOptions(out=tmp_path / "new")
-    assert keep_study_rungs(search, fresh) is fresh and not (tmp_path / "new").exists()  # nothing created
+    assert keep_study_settings(search, fresh) is fresh and not (tmp_path / "new").exists()  # nothing created
     assert rung_list(search, fresh) == [1, 15]
     _old_default_study(tmp_path / "old", search)
-    kept = keep_study_rungs(search, SearchOptions(out=tmp_path / "old"))
+    kept = keep_study_settings(search, SearchOptions(out=tmp_path / "old"))
     assert rung_list(search, kept) == [3, 15]
-    assert keep_study_rungs(search, SearchOptions(out=tmp_path / "old", rungs=(3, 15))).rungs == (3, 15)
+    assert keep_study_settings(search, SearchOptions(out=tmp_path / "old", rungs=(3, 15))).rungs == (3, 15)
     for other in ({"rungs": (1, 15)}, {"epochs": 5}):
         with pytest.raises(UsageError, match=r"ran rungs \[3, 15\]: resume it without --"):
-            keep_study_rungs(search, SearchOptions(out=tmp_path / "old", **other))
+            keep_study_settings(search, SearchOptions(out=tmp_path / "old", **other))
+
+
+def test_a_resumed_study_keeps_the_sampler_settings_it_recorded_unless_told_otherwise(tmp_path):
+    from budgetnet.errors import UsageError
+    from budgetnet.search.options import SearchOptions, Startup
+    from budgetnet.search.run import keep_study_settings
+
+    search = load_search("general").with_budget(max_params=3000)
+    _old_default_study(tmp_path / "old", search, startup="sobol", cost_ramp=1800.0)
+    today = SearchOptions(out=tmp_path / "old")  # today's defaults: random start-up, no ramp
+    kept = keep_study_settings(search, today, given=set())
+    assert (kept.startup, kept.cost_ramp, kept.prior) == (Startup.sobol, 1800.0, False)
+    assert keep_study_settings(search, replace(today, startup=Startup.sobol), given={"startup"}).cost_ramp == 1800.0
+    with pytest.raises(UsageError, match=r"ran --startup sobol: resume it without --startup random \(or with "
+                                         r"--startup sobol\)"):
+        keep_study_settings(search, today, given={"startup"})
+    with pytest.raises(UsageError, match=r"ran --cost-ramp 1800: resume it without --cost-ramp 0"):
+        keep_study_settings(search, replace(today, startup=Startup.sobol))  # an API caller's options are all given
+    with pytest.raises(UsageError, match=r"ran --no-prior: resume it without --prior"):
+        keep_study_settings(search, replace(today, prior=True, startup=Startup.sobol, cost_ramp=1800.0))
 
 
 def test_resuming_with_other_rungs_is_refused_before_anything_runs(tmp_path):
@@ -243,6 +265,9 @@ def test_resuming_with_other_rungs_is_refused_before_anything_runs(tmp_path):
     result = runner.invoke(app, ["search", "--rungs", "1,15", "--trials", "1", "--out", str(tmp_path / "old"),
                                  *whole_epochs])
     assert result.exit_code == 2 and "ran rungs [3, 15]" in result.output
+    result = runner.invoke(app, ["search", "--startup", "sobol", "--trials", "1", "--out", str(tmp_path / "old"),
+                                 *whole_epochs])
+    assert result.exit_code == 2 and "ran --startup random: resume it without --startup sobol" in result.output
     assert _study(tmp_path / "old").trials == [] and not (tmp_path / "old" / "leaderboard.csv").exists()
 
 

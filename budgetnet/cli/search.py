@@ -40,9 +40,9 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            backend: Optional[str] = typer.Option(None, help="torch or custom; default: the template's."),
            device: str = typer.Option("auto", help="cpu, cuda, ... (auto: cuda when available)."),
            data: Optional[str] = data_option(),
-           cost_ramp: float = typer.Option(0, min=0, help="Cost-aware start: for the first S seconds a new sample predicted to train longer than a rising quantile of the family's costs (the median at first, all of them at S) waits; 0 (the default) turns it off. 1800 was measured: see README, Search power."),
-           startup: Startup = typer.Option(Startup.random, help="Start-up points before TPE: random (uniform, the default) or sobol (quasi-random, even coverage)."),
-           prior: bool = typer.Option(False, help="Start TPE from the observations of the project's committed MNIST studies of the general family (never trained again, never a winner); not a warm start: no shipped model runs."),
+           cost_ramp: Optional[float] = typer.Option(None, min=0, help="Cost-aware start: for the first S seconds a new sample predicted to train longer than a rising quantile of the family's costs (the median at first, all of them at S) waits; 0 (the default) turns it off. 1800 was measured: see README, Search power. A resumed study keeps its own."),
+           startup: Optional[Startup] = typer.Option(None, help="Start-up points before TPE: random (uniform, the default) or sobol (quasi-random, even coverage). A resumed study keeps its own."),
+           prior: Optional[bool] = typer.Option(None, help="Start TPE from the observations of the project's committed MNIST studies of the general family (never trained again, never a winner); not a warm start: no shipped model runs. Default off; a resumed study keeps its own."),
            heartbeat: int = typer.Option(10, min=1, help="Heartbeat seconds: a trial whose worker died is failed after 3 missed beats and retried."),
            retrain: bool = typer.Option(True, help="Retrain the winner and measure its test accuracy once.")):
     """Search a spec family under a hard budget. Over-budget samples are never trained. Rerunning
@@ -51,7 +51,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     validation accuracy against wall time), pareto.png, summary.json, command.txt."""
     from budgetnet.search.rungs import parse_rungs
     from budgetnet.search.options import SearchOptions
-    from budgetnet.search.run import keep_study_rungs, rung_list, run_search, running_elsewhere
+    from budgetnet.search.run import keep_study_settings, rung_list, run_search, running_elsewhere
     from budgetnet.search.definition import DEFAULT_SEARCH, load_points, load_search
     from budgetnet.search.report import budget_text, confirm_winner, finalize, floor_text
 
@@ -69,18 +69,21 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     opts = SearchOptions(out=out, trials=trials, timeout=timeout or None, storage=storage, study_name=study_name,
                          workers=workers, threads=threads, epochs=epochs, subset=subset, seed=seed, backend=backend,
                          device=device, objective=objective, pruner=pruner, data=data, heartbeat=heartbeat,
-                         warm_start=warm_start, cost_ramp=cost_ramp, startup=startup, prior=prior,
+                         warm_start=warm_start, cost_ramp=cost_ramp or 0.0, startup=startup or Startup.random,
+                         prior=bool(prior),
                          enqueue=load_points(enqueue, s) if enqueue else (),
                          rungs=tuple(parsed_rungs) if parsed_rungs else None)
-    opts = keep_study_rungs(s, opts)  # a resumed study runs the rungs it recorded
+    given = {name for name, value in (("startup", startup), ("prior", prior), ("cost_ramp", cost_ramp))
+             if value is not None}
+    opts = keep_study_settings(s, opts, given)  # a resumed study runs the rungs and sampler it recorded
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
     console.print(f"search {s.name}: {s.description}; on {facts.name} ({'x'.join(map(str, facts.shape))}, "
                   f"{facts.classes} classes, augment {s.augment}); budget {budget_text(s.budget)}, floor "
                   f"{floor_text(s.min_accuracy)} val; rungs {rung_list(s, opts)} epochs ({pruner.value}); "
                   f"{workers} worker(s) x {per_worker} thread(s); warm start {'on' if warm_start else 'off'}; "
-                  f"start-up {startup.value}{', prior' if prior else ''}; cost-aware start "
-                  f"{f'{cost_ramp / 60:.0f} min' if cost_ramp else 'off'}; "
+                  f"start-up {opts.startup.value}{', prior' if opts.prior else ''}; cost-aware start "
+                  f"{f'{opts.cost_ramp / 60:.0f} min' if opts.cost_ramp else 'off'}; "
                   f"stops at {stop or 'Ctrl-C'} -> {out}", markup=False)
     start = time.perf_counter()
     n = validation_size(data)  # --subset trims training images only: validation is whole

@@ -25,7 +25,7 @@ from budgetnet.errors import SpecError
 from budgetnet.search.cost import CostCap, family_costs, predicted_seconds
 from budgetnet.search.rungs import next_promotion, rung_epochs
 from budgetnet.search.definition import SearchDef
-from budgetnet.search.options import SearchOptions
+from budgetnet.search.options import SearchOptions, Startup
 from budgetnet.search.record import StudyRecord, TrialRecord, records
 from budgetnet.training.loop import train
 
@@ -76,23 +76,52 @@ def existing_study(search: SearchDef, opts: SearchOptions) -> optuna.Study | Non
         return None
 
 
-def keep_study_rungs(search: SearchDef, opts: SearchOptions) -> SearchOptions:
-    """A resumed study keeps the rungs it was created with (its record), whatever today's default:
-    a study begun with a 3-epoch rung 0 must not go on comparing 1-epoch readings with them.
-    An explicit --rungs or --epochs that differs is refused (UsageError) before anything is written."""
-    if opts.pruner != "rungs":
-        return opts
+# the sampler settings a study records (StudyRecord) and a resumed study keeps; a study from before
+# the record recorded none of them and ran what were then the only ones: random, no prior, no ramp
+SAMPLER_SETTINGS = ("startup", "prior", "cost_ramp")
+
+
+def keep_study_settings(search: SearchDef, opts: SearchOptions,
+                        given: frozenset[str] | set[str] = frozenset(SAMPLER_SETTINGS)) -> SearchOptions:
+    """A resumed study keeps the rungs and the sampler settings it was created with (its record),
+    whatever today's defaults: a study begun with a 3-epoch rung 0 must not go on comparing 1-epoch
+    readings with them, nor one begun with the prior lose it halfway. An explicit --rungs or
+    --epochs that differs, or a sampler setting in GIVEN (those the user set) that differs, is
+    refused (UsageError) before anything is written; the settings not given are the record's."""
     study = existing_study(search, opts)
-    recorded = StudyRecord.of(study).rungs if study is not None else None
-    if not recorded or list(recorded) == rung_list(search, opts):
+    if study is None:
+        return opts
+    record = StudyRecord.of(study)
+    opts = _keep_rungs(study, record, search, opts)
+    recorded = {"startup": Startup(record.startup or Startup.random.value), "prior": bool(record.prior),
+                "cost_ramp": float(record.cost_ramp or 0.0)}
+    for name, value in recorded.items():
+        if name in given and getattr(opts, name) != value:
+            _refuse_resume(study, opts, _flag(name, value), _flag(name, getattr(opts, name)),
+                           f" (or with {_flag(name, value)})")
+    return replace(opts, **recorded)
+
+
+def _keep_rungs(study: optuna.Study, record: StudyRecord, search: SearchDef, opts: SearchOptions) -> SearchOptions:
+    if opts.pruner != "rungs" or not record.rungs or list(record.rungs) == rung_list(search, opts):
         return opts
     if opts.rungs is not None or opts.epochs is not None:
-        from budgetnet.errors import UsageError
-        asked = "--rungs" if opts.rungs is not None else "--epochs"
-        raise UsageError(f"study {study.study_name!r} in {opts.storage_url()} ran rungs {list(recorded)}: resume it "
-                         f"without {asked} (or with --rungs {','.join(map(str, recorded))}), or start another "
-                         f"study (--out or --study-name)")
-    return replace(opts, rungs=tuple(recorded))
+        _refuse_resume(study, opts, f"rungs {list(record.rungs)}", "--rungs" if opts.rungs is not None else "--epochs",
+                       f" (or with --rungs {','.join(map(str, record.rungs))})")
+    return replace(opts, rungs=tuple(record.rungs))
+
+
+def _flag(name: str, value) -> str:
+    option = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return option if value else option.replace("--", "--no-", 1)
+    return f"{option} {value.value if isinstance(value, Startup) else f'{value:g}'}"
+
+
+def _refuse_resume(study: optuna.Study, opts: SearchOptions, ran: str, asked: str, alternative: str = "") -> None:
+    from budgetnet.errors import UsageError
+    raise UsageError(f"study {study.study_name!r} in {opts.storage_url()} ran {ran}: resume it without {asked}"
+                     f"{alternative}, or start another study (--out or --study-name)")
 
 
 class Deferred(Exception):
@@ -381,7 +410,7 @@ def quiet_optuna() -> None:
 def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> optuna.Study:
     """Run (or resume) the study with `opts.workers` processes on the same storage."""
     quiet_optuna()
-    opts = keep_study_rungs(search, opts)
+    opts = keep_study_settings(search, opts)
     opts.out.mkdir(parents=True, exist_ok=True)
     study = open_study(search, opts)  # create it (and enqueue references) once, before workers race
     if opts.workers <= 1:  # in this process: --threads applies here (it said "1 worker x 1 thread" and ran 2)
