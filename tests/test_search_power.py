@@ -181,6 +181,18 @@ def test_fidelity_is_scored_by_rank_within_each_budget():
     assert r["samples"] == 55_000 and r["median_seconds_here"] == 1.0 and r["seconds_vs_1ep"] == 1.0
 
 
+def test_fidelity_sets_seconds_against_each_other_only_on_one_machine():
+    from budgetnet.search.fidelity import _seconds_vs, this_machine
+    run = {"budget": 6999, "measured_here": True}
+    rows = [{**run, "key": "a", "setting": "1ep", "seconds": 40.0},  # a session before machines were recorded
+            {**run, "key": "a", "setting": "7ep", "seconds": 400.0, "machine": "Xeon, AVX512, 2 cores"},
+            {**run, "key": "b", "setting": "1ep", "seconds": 50.0, "machine": "EPYC, AVX2, 2 cores"},
+            {**run, "key": "b", "setting": "7ep", "seconds": 300.0, "machine": "EPYC, AVX2, 2 cores"}]
+    assert _seconds_vs(rows, "7ep", "1ep") == 6.0  # b's pair only: a's 10x is two machines' seconds
+    assert _seconds_vs(rows[:2], "7ep", "1ep") is None
+    assert this_machine().endswith(" cores")
+
+
 def test_a_fidelity_setting_trains_each_candidate_once_and_resumes(tmp_path, monkeypatch):
     from budgetnet.search import fidelity
     monkeypatch.setitem(fidelity.SETTINGS, "tiny", (1, 0.005))  # 275 images, in this process (one job)

@@ -111,9 +111,26 @@ def _train_one(task: tuple) -> dict:
     start = time.perf_counter()
     m = train(spec, data, seed=ref.seed, eval_test=False).metrics
     row = {"key": ref.key, "budget": ref.budget, "setting": setting, "val_acc": m.val_acc,
-           "seconds": round(time.perf_counter() - start, 1), "samples": epochs * len(data.train), "measured_here": True}
+           "seconds": round(time.perf_counter() - start, 1), "samples": epochs * len(data.train), "measured_here": True,
+           "machine": this_machine()}
     atomic.write_json(Path(path), row)
     return row
+
+
+def this_machine() -> str:
+    """The CPU a run's seconds were measured on (its model name, the kernels torch picks, its
+    cores): seconds are set against each other only between runs on one machine."""
+    import os
+    import platform
+
+    import torch
+    try:
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+    except OSError:
+        names = []
+    model = names[0] if names else platform.processor() or "unknown CPU"
+    return f"{model}, {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores"
 
 
 def measure(refs: list[Reference], settings: list[str], out: Path, jobs: int = 1, on_run=None) -> list[dict]:
@@ -205,13 +222,15 @@ def analyse(refs: list[Reference], rows: list[dict], boot: int = 2000, seed: int
 
 
 def _seconds_vs(rows: list[dict], setting: str, base: str) -> float | None:
-    """Median over the candidates trained here under both of `setting`'s seconds / `base`'s: the
-    cost ratio on the same models (the medians of two settings are over different candidates)."""
+    """Median over the candidates trained here under both of `setting`'s seconds / `base`'s, on
+    one machine: the cost ratio on the same models (the medians of two settings are over different
+    candidates; runs from sessions on other CPUs are not set against each other; runs from before
+    the machine was recorded ran in one session)."""
     import numpy as np
     seconds = {}
     for r in rows:
         if r["measured_here"]:
-            seconds.setdefault((r["budget"], r["key"]), {})[r["setting"]] = r["seconds"]
+            seconds.setdefault((r["budget"], r["key"], r.get("machine")), {})[r["setting"]] = r["seconds"]
     ratios = [s[setting] / s[base] for s in seconds.values() if setting in s and base in s and s[base]]
     return round(float(np.median(ratios)), 2) if ratios else None
 
