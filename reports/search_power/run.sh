@@ -21,10 +21,12 @@ budgetnet bench search --setup rungs-3-15 --setup default --setup sobol-cost --s
 # Item 8's second benchmark: budget 4,999 params, 60 minutes, the default (rung 0 of one epoch),
 # cold start, from a frozen clone at 627fa0f (a later session; its study copied into
 # reports/search_power/5k/default). `rungs-3-15` at 4,999 (the default when issue 27 was filed)
-# was not run: the session's last 90 minutes went to confirming this run's feasible trial.
+# ran in the next session, on the same machine, from the same frozen clone (5k/rungs-3-15).
 OUT5=${OUT5:-runs/search_power/5k}
-budgetnet bench search --setup default --max-params 4999 --timeout 3600 --no-warm-start --out "$OUT5" --json
-budgetnet bench search --setup default --max-params 4999 --timeout 3600 \
+for setup in default rungs-3-15; do
+    budgetnet bench search --setup "$setup" --max-params 4999 --timeout 3600 --no-warm-start --out "$OUT5" --json
+done
+budgetnet bench search --setup rungs-3-15 --setup default --max-params 4999 --timeout 3600 \
     --no-warm-start --out reports/search_power/5k --json > reports/bench/search_5k.json
 # its feasible trial (30: 4,938 params, val 99.40%), confirmed with fresh seeds on all 60,000
 # images, one seed per core (the spec is the trial's, as best.yaml holds it)
