@@ -66,14 +66,21 @@ def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
 def existing_study(search: SearchDef, opts: SearchOptions) -> optuna.Study | None:
     """The study this command would resume, or None (nothing is created: a missing SQLite file
     stays missing)."""
-    from budgetnet.search.storage import make_storage
+    from budgetnet.search.storage import SlotLock, make_storage
     url = opts.storage_url()
     if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_file():
         return None
+    name = study_name(search, opts)
+    # under the study's lock, as open_study: on a fresh PostgreSQL database the first look creates
+    # Optuna's schema, and workers starting together would race to create it
+    lock = SlotLock(url, name)
+    lock.acquire()
     try:
-        return optuna.load_study(study_name=study_name(search, opts), storage=make_storage(url, None))
+        return optuna.load_study(study_name=name, storage=make_storage(url, None))
     except KeyError:
         return None
+    finally:
+        lock.release()
 
 
 # the sampler settings a study records (StudyRecord) and a resumed study keeps; a study from before
