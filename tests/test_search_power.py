@@ -310,8 +310,8 @@ def test_the_summary_sets_the_epochs_run_against_the_top_rung_for_every_trained_
 def test_measuring_a_benchmark_that_ran_elsewhere_keeps_the_command_that_ran_it(tmp_path):
     import shutil
     from budgetnet.search.bench import bench_setup
-    shutil.copy(ROOT / "reports/search_power/5k/default/study.db", (tmp_path / "default").mkdir() or
-                tmp_path / "default" / "study.db")
+    (tmp_path / "default").mkdir()
+    shutil.copy(ROOT / "reports/search_power/5k/default/study.db", tmp_path / "default" / "study.db")
     (tmp_path / "default" / "command.txt").write_text("budgetnet bench search --setup default (the run)\n")
     row = bench_setup("default", tmp_path, 4999, 3600, warm_start=False)
     assert row["ran_now"] is False and row["first_feasible_s"] is not None

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 import optuna
 import torch
@@ -125,7 +125,7 @@ def _flag(name: str, value) -> str:
     return f"{option} {value.value if isinstance(value, Startup) else f'{value:g}'}"
 
 
-def _refuse_resume(study: optuna.Study, opts: SearchOptions, ran: str, asked: str, alternative: str = "") -> None:
+def _refuse_resume(study: optuna.Study, opts: SearchOptions, ran: str, asked: str, alternative: str = "") -> NoReturn:
     from budgetnet.errors import UsageError
     raise UsageError(f"study {study.study_name!r} in {opts.storage_url()} ran {ran}: resume it without {asked}"
                      f"{alternative}, or start another study (--out or --study-name)")
