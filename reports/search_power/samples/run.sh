@@ -8,3 +8,14 @@ cd "$(dirname "$0")"
 OMP_NUM_THREADS=1 budgetnet bench target best_lean7k --epochs 5 --seed 0 --seed 1 --seed 2 --limit 100000 --json > onecycle_5ep.json &
 OMP_NUM_THREADS=1 budgetnet bench target linear.yaml --epochs 5 --seed 0 --seed 1 --seed 2 --limit 100000 --json > linear_5ep.json &
 wait
+
+# A later session (2-core Intel Xeon, frozen clone at fefed9f, nothing else running): the same at
+# 3 epochs (165,000 samples), then lever 5 at 5 epochs: best_lean7k at its batch of 64 against
+# batches of 128 at twice the peak learning rate (batch128.yaml; the linear scaling rule), which
+# `bench step` measured at 1.22x the images per second.
+OMP_NUM_THREADS=1 budgetnet bench target best_lean7k --epochs 3 --seed 0 --seed 1 --seed 2 --limit 100000 --json > onecycle_3ep.json &
+OMP_NUM_THREADS=1 budgetnet bench target linear.yaml --epochs 3 --seed 0 --seed 1 --seed 2 --limit 100000 --json > linear_3ep.json &
+wait
+OMP_NUM_THREADS=1 budgetnet bench target best_lean7k --epochs 5 --seed 0 --seed 1 --seed 2 --limit 100000 --json > batch64_5ep.json &
+OMP_NUM_THREADS=1 budgetnet bench target batch128.yaml --epochs 5 --seed 0 --seed 1 --seed 2 --limit 100000 --json > batch128_5ep.json &
+wait
