@@ -73,14 +73,11 @@ def existing_study(search: SearchDef, opts: SearchOptions) -> optuna.Study | Non
     name = study_name(search, opts)
     # under the study's lock, as open_study: on a fresh PostgreSQL database the first look creates
     # Optuna's schema, and workers starting together would race to create it
-    lock = SlotLock(url, name)
-    lock.acquire()
-    try:
-        return optuna.load_study(study_name=name, storage=make_storage(url, None))
-    except KeyError:
-        return None
-    finally:
-        lock.release()
+    with SlotLock(url, name):
+        try:
+            return optuna.load_study(study_name=name, storage=make_storage(url, None))
+        except KeyError:
+            return None
 
 
 # the sampler settings a study records (StudyRecord) and a resumed study keeps; a study from before
@@ -262,9 +259,7 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
     sampler = make_sampler(opts.seed, opts.worker, opts.startup.value, opts.prior)
     directions = ["maximize", "minimize"] if opts.objective == "pareto" else ["maximize"]
     name = study_name(search, opts)
-    lock = SlotLock(opts.storage_url(), name)
-    lock.acquire()
-    try:
+    with SlotLock(opts.storage_url(), name):
         study = optuna.create_study(storage=make_storage(opts.storage_url(), opts.heartbeat), study_name=name,
                                     sampler=sampler, pruner=make_pruner(opts.pruner, max_epochs(search, opts)),
                                     directions=directions, load_if_exists=True)
@@ -280,8 +275,6 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
         for point in opts.enqueue:  # already run (or queued) points are not queued again on a rerun
             study.enqueue_trial(point, skip_if_exists=True)
         requeue_interrupted(study)
-    finally:
-        lock.release()
     return study
 
 

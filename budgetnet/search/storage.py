@@ -77,6 +77,13 @@ class SlotLock:
             self._conn.close()  # closing the session frees the lock in any case
             self._conn = None
 
+    def __enter__(self) -> "SlotLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
 
 def fail_stale(study: optuna.Study) -> None:
     """Mark trials whose worker stopped heartbeating as FAIL (and so re-enqueue them)."""

@@ -11,8 +11,8 @@ budgetnet bench search --setup default --setup lean7k --max-params 6999 --timeou
 # fidelity alone: the same general family, the per-epoch quartile pruner instead of the rungs
 budgetnet bench search --setup general-quartile --max-params 6999 --timeout 1800 --no-warm-start \
     --out "$OUT" --json | tee "$OUT/search_7k_quartile.json"
-# the three setups in one list (analysis only: every study exists now)
+# the three setups in one list (analysis only, over the studies once copied into reports/search7k)
 budgetnet bench search --setup default --setup lean7k --setup general-quartile --max-params 6999 \
-    --out "$OUT" --json > reports/search7k/search_7k.json
+    --out reports/search7k --json > reports/search7k/search_7k.json
 # trials per hour: a worker per core against one worker with both threads
 budgetnet bench workers --json | tee "$OUT/workers.json"
