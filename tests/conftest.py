@@ -1,9 +1,11 @@
 import os
+from pathlib import Path
 
 import pytest
 import torch
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+CORES = max(1, min(2, os.cpu_count() or 1))
+torch.set_num_threads(CORES)
 
 
 @pytest.fixture
@@ -14,3 +16,32 @@ def write_yaml(tmp_path):
         p.write_text(text)
         return str(p)
     return write
+
+
+@pytest.fixture(scope="session")
+def retrains(request, tmp_path_factory):
+    """The slow tier's retrains from scratch, one per `model` a selected test that uses this fixture
+    is parametrized with: each in its own one-thread process under CI's kernel setting, as
+    `budgetnet spread --setting portable` runs it. They are most of CI's time, so they start
+    before the first test (see `_retrains_start_first`) and the rest of the suite runs beside them,
+    this process with one thread fewer (one job per core); each test waits for its own run."""
+    from budgetnet.report.results import CI_SETTING
+    from budgetnet.training.spread import SETTINGS, start_setting
+
+    root, repo = tmp_path_factory.mktemp("retrains"), Path(__file__).resolve().parent.parent
+    models = {item.callspec.params["model"]["spec"]: item.callspec.params["model"]
+              for item in request.session.items if "retrains" in getattr(item, "fixturenames", ())}
+    runs = {spec: start_setting(repo / spec, root / str(i), m["checkpoint_seed"], SETTINGS[CI_SETTING],
+                                m["full_train"])
+            for i, (spec, m) in enumerate(models.items())}
+    torch.set_num_threads(max(1, CORES - len(runs)))
+    yield runs
+    for run in runs.values():  # a session cut short (-x, a crash) does not wait for them
+        run.stop()
+    torch.set_num_threads(CORES)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _retrains_start_first(request):
+    if any("retrains" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("retrains")

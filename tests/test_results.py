@@ -1,6 +1,5 @@
 """Confirmation runs and the results index; the shipped models, re-evaluated."""
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -78,21 +77,6 @@ def test_reached_models_are_named_per_budget():
             assert key == "smallest" or m["params"] < int(key.removeprefix("under_"))
 
 
-@pytest.fixture(scope="module")
-def retrains(tmp_path_factory):
-    """Every retrain at once, one process of one thread per core (CI waits for the longest, not
-    the sum); each test reads its own (a failed run fails its test only)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from budgetnet.training.spread import SETTINGS, run_setting
-
-    root = tmp_path_factory.mktemp("retrains")
-    with ThreadPoolExecutor(max_workers=max(1, min(len(RETRAINED), os.cpu_count() or 1))) as pool:
-        return {m["spec"]: pool.submit(run_setting, ROOT / m["spec"], root / str(i), m["checkpoint_seed"],
-                                       SETTINGS[CI_SETTING], m["full_train"])
-                for i, m in enumerate(RETRAINED)}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("model", RETRAINED, ids=[f"{m['name']}-{m['params']}" for m in RETRAINED])
 def test_model_retrains_from_scratch_to_the_target(model, retrains):
@@ -102,7 +86,7 @@ def test_model_retrains_from_scratch_to_the_target(model, retrains):
     chosen to be the same on every x86-64 machine): >= 99.40% test accuracy at the final epoch,
     within budget."""
     assert model["params"] < 7000 and model["epochs"] <= 15
-    run = retrains[model["spec"]].result()
+    run = retrains[model["spec"]].wait()  # started with the session (conftest.py)
     metrics = json.loads((run / "metrics.json").read_text())
     measured = model["kernels"]["test_acc"]
     assert metrics["epochs"] == model["epochs"] and metrics["test_acc"] >= 0.994, (metrics["test_acc"], measured)

@@ -96,23 +96,28 @@ def test_sobol_draws_the_start_up_and_tpe_the_rest_and_a_prior_skips_the_start_u
     assert SobolThenTPE(seed=0, startup=0)._pick(observed).__class__ is optuna.samplers.TPESampler
 
 
-def test_the_shipped_prior_is_distilled_from_the_committed_studies():
-    shipped = json.loads(prior.PRIOR_FILE.read_text())
-    assert shipped == json.loads(json.dumps(prior.distil(ROOT)))  # `budgetnet prior` regenerates it
-    assert len(shipped["observations"]) >= 40
-    assert all(ob["epochs"] == prior.PRIOR_EPOCHS for ob in shipped["observations"])  # one fidelity: rung 0
+def test_the_shipped_priors_are_distilled_from_the_committed_studies():
+    for epochs in prior.SOURCES:
+        shipped = json.loads(prior.prior_file(epochs).read_text())
+        assert shipped == json.loads(json.dumps(prior.distil(ROOT, epochs)))  # `budgetnet prior` regenerates it
+        assert len(shipped["observations"]) >= 40
+        assert all(ob["epochs"] == epochs for ob in shipped["observations"])  # one fidelity: rung 0
+        points = [(json.dumps(ob["values"], sort_keys=True), ob["params"]) for ob in shipped["observations"]]
+        assert len(set(points)) == len(points)  # two studies' shared first trials counted once
 
 
-def test_a_search_with_the_prior_keeps_the_rung_0_its_observations_were_read_at(tmp_path):
+def test_a_search_with_the_prior_reads_rung_0_at_its_epochs(tmp_path):
     from budgetnet.search.options import SearchOptions
     from budgetnet.search.run import rung_list
     family = load_search("general")
     assert rung_list(family, SearchOptions(out=tmp_path)) == [1, 15]  # the default (bench rungs)
-    assert rung_list(family, SearchOptions(out=tmp_path, prior=True)) == [3, 15]
+    assert rung_list(family, SearchOptions(out=tmp_path, prior=True)) == [1, 15]  # the 1-epoch prior
     assert rung_list(family, SearchOptions(out=tmp_path, prior=True, rungs=(3, 7, 15))) == [3, 7, 15]
-    result = runner.invoke(app, ["search", "--prior", "--rungs", "1,15", "--trials", "1", "--out", str(tmp_path / "x"),
+    assert rung_list(family, SearchOptions(out=tmp_path, prior=True, epochs=30)) == [1, 30]  # nearest to 2
+    assert prior.prior_rungs([5, 75]) == [3, 75] and prior.prior_rungs([1]) == [1]
+    result = runner.invoke(app, ["search", "--prior", "--rungs", "2,15", "--trials", "1", "--out", str(tmp_path / "x"),
                                  "--max-params", "3000", "--no-warm-start"])
-    assert result.exit_code == 2 and "first rung must be 3 epochs" in result.output
+    assert result.exit_code == 2 and "first rung must be 1 or 3 epochs" in result.output
     assert not (tmp_path / "x").exists()
 
 
@@ -123,7 +128,8 @@ def test_a_search_with_the_prior_starts_from_it_and_shows_none_of_it(tmp_path):
     assert result.exit_code == 0, result.output
     study = _study(out)
     observed = [t for t in study.trials if t.user_attrs.get("status") == "prior"]
-    assert len(observed) == len(json.loads(prior.PRIOR_FILE.read_text())["observations"])
+    assert len(observed) == len(json.loads(prior.prior_file(1).read_text())["observations"])  # rung 0: 1 epoch
+    assert {t.user_attrs["epochs"] for t in observed} == {1}
     assert len(records(study)) == 2  # the trials the search ran
     board = (out / "leaderboard.csv").read_text()
     assert "prior" not in board and "search4k" not in board

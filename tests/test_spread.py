@@ -9,7 +9,7 @@ from budgetnet.cli import app
 from budgetnet.errors import BudgetnetError
 from budgetnet.report.results import claim, collect
 from budgetnet.spec.schema import load_spec
-from budgetnet.training.spread import build_record, markdown, write_record
+from budgetnet.training.spread import SETTINGS, build_record, markdown, start_setting, write_record
 
 runner = CliRunner()
 
@@ -102,6 +102,22 @@ def test_spread_command_trains_each_setting_in_its_own_process(tmp_path, write_y
     assert again.exit_code == 0 and (out / "default" / "metrics.json").stat().st_mtime == mtime
     bad = runner.invoke(app, ["spread", spec, "--out", str(out), "--setting", "avx9"])
     assert bad.exit_code == 2 and "avx9" in bad.output
+
+
+@pytest.mark.integration
+def test_a_started_setting_trains_beside_its_caller_until_stopped(tmp_path, write_yaml):
+    """How the slow tier's retrains run beside the rest of the suite (conftest.py)."""
+    spec = write_yaml("name: tiny\nlayers: [{conv: {out: 4, k: 3}}, relu, gap, {conv: {out: 10, k: 1}}, flatten]\n"
+                      "train: {epochs: 15, batch_size: 64}\n")
+    run = start_setting(Path(spec), tmp_path / "cut", 0, SETTINGS["portable"], full_train=False, subset=4096)
+    assert run.running  # the caller goes on while it trains
+    run.stop()
+    assert not run.running
+    with pytest.raises(BudgetnetError, match="under 'portable' failed"):
+        run.wait()
+    _run(tmp_path / "done", "portable", 0.99)  # a finished run starts no process
+    done = start_setting(Path(spec), tmp_path / "done", 0, SETTINGS["portable"], full_train=True)
+    assert not done.running and done.wait() == tmp_path / "done" / "portable"
 
 
 COMMITTED = sorted(Path(__file__).resolve().parent.parent.glob("reports/**/spread.json"))

@@ -169,7 +169,7 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
 
 
 @app.command()
-def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, rungs-3-15, sobol-cost, sobol-cost-prior, lean7k, general-quartile, default-1worker, three-rungs, rungs-1-7-15."),
+def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, rungs-3-15, sobol-cost, sobol-cost-prior, lean7k, general-quartile, default-1worker, three-rungs, rungs-1-7-15, prior (the default with --prior)."),
            max_params: int = typer.Option(6999, min=1, help="Budget for every setup (inclusive)."),
            timeout: float = typer.Option(1800, min=1, help="Seconds each setup may start trials for."),
            warm_start: bool = typer.Option(False, help="Let the setups run their warm-start references (off: searches from nothing)."),
@@ -246,7 +246,7 @@ def cost(root: Path = typer.Option(Path("."), help="Repository root (the committ
 
 
 @app.command()
-def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--setting", help="Low-fidelity settings (repeatable): 1ep (today's rung 0), 2ep, 3ep (rung 0 until issue 27; --prior's), 3ep-third (3 epochs on a third of the images), 7ep (the middle rung of --rungs 3,7,15)."),
+def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--setting", help="Low-fidelity settings (repeatable): 1ep (today's rung 0), 2ep, 3ep (rung 0 until issue 27), 3ep-third (3 epochs on a third of the images), 7ep (the middle rung of --rungs 3,7,15)."),
           out: Path = typer.Option(Path("reports/fidelity"), help="Directory: runs/ (one JSON per run, resumable), rungs.json, rungs.png."),
           root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/)."),
           jobs: int = typer.Option(1, min=1, help="Runs trained at once, each in its own process with one thread; one job per core."),

@@ -115,11 +115,14 @@ def spread(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a c
 
 
 def prior(root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/).")):
-    """Distil the committed MNIST studies of the default search into the prior `search --prior`
-    starts TPE from (budgetnet/search/priors/general_mnist.json; maintainers)."""
-    from budgetnet.search.prior import PRIOR_FILE, write
+    """Distil the committed MNIST studies of the default search into the priors `search --prior`
+    starts TPE from (budgetnet/search/priors/general_mnist_{1,3}ep.json, by the epochs of rung 0;
+    maintainers)."""
+    from budgetnet.search.prior import prior_file, write
 
-    console.print(f"{len(write(root)['observations'])} observations -> {PRIOR_FILE}", markup=False)
+    for epochs, written in write(root).items():
+        console.print(f"{len(written['observations'])} {epochs}-epoch observations -> {prior_file(epochs)}",
+                      markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -28,7 +28,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            workers: Optional[int] = typer.Option(None, min=1, help="Worker processes on this machine, sharing the storage. Default: one per core."),
            threads: Optional[int] = typer.Option(None, min=1, help="Torch threads per worker. Default: cores // workers."),
            epochs: Optional[int] = typer.Option(None, min=1, help="Override the top rung's epochs (smoke runs)."),
-           rungs: Optional[str] = typer.Option(None, help="Epochs of each successive-halving rung, e.g. 1,4,15 (default: one epoch per 15 of the epoch budget, then all of it: 1,15; with --prior 3,15)."),
+           rungs: Optional[str] = typer.Option(None, help="Epochs of each successive-halving rung, e.g. 1,4,15 (default: one epoch per 15 of the epoch budget, then all of it: 1,15)."),
            warm_start: bool = typer.Option(True, help="Run the definition's references (shipped winners scaled into the budget) first; --no-warm-start searches from nothing."),
            enqueue: Optional[Path] = typer.Option(None, help="A YAML list of points of the space (each setting every searched value) to run before the sampler's own; a point already in the study is not queued again."),
            confirm: int = typer.Option(0, min=0, help="Retrain the winner with K fresh seeds on all training images (--full-train) and report the median test accuracy (OUT/confirm/)."),

@@ -35,7 +35,7 @@ SETUPS = {
     "sobol-cost": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.sobol,
                                "cost_ramp": 1800.0}),
     "sobol-cost-prior": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.sobol,
-                                     "cost_ramp": 1800.0, "prior": True}),
+                                     "cost_ramp": 1800.0, "prior": True, "rungs": (3, 15)}),
     "lean7k": ("lean7k", {"pruner": "quartile", "workers": 1, "threads": CORES, "warm_start": True}),
     "general-quartile": ("general", {"pruner": "quartile", "workers": CORES, "threads": 1}),
     "default-1worker": ("general", {"pruner": "rungs", "workers": 1, "threads": CORES}),
@@ -43,6 +43,8 @@ SETUPS = {
     # lever 3's next candidate: a one-epoch rung 0, then 7 epochs (the rung that ranked the <7K
     # fidelity candidates best, Spearman 0.83) before a trial earns the full 15
     "rungs-1-7-15": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "rungs": (1, 7, 15)}),
+    # the default started from the prior of the committed studies' one-epoch readings
+    "prior": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "prior": True}),
 }
 
 

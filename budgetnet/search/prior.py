@@ -1,10 +1,12 @@
 """A prior for the default search: what the project's committed studies observed, given to TPE
 before the first trial.
 
-`budgetnet prior` distils the rung-0 (3-epoch) observations of the committed MNIST studies of the
-general family into `priors/general_mnist.json` (shipped; a test regenerates it and fails on
-drift). `search --prior` adds them to a new study as finished trials with status `prior`: the
-sampler learns from them, nothing else sees them (never trained, promoted, counted or a winner).
+`budgetnet prior` distils the rung-0 observations of the committed MNIST studies of the general
+family into `priors/general_mnist_1ep.json` (studies whose rung 0 is one epoch, today's default)
+and `priors/general_mnist_3ep.json` (3 epochs, the default before issue 27's lever 3): shipped; a
+test regenerates them and fails on drift. `search --prior` adds the one read at the study's rung-0
+epochs to a new study as finished trials with status `prior`: the sampler learns from them,
+nothing else sees them (never trained, promoted, counted or a winner).
 The family fills any budget, so a structure and recipe observed at 4,000 or 7,000 parameters say
 something at another budget; the prior is for MNIST only. Not a warm start: no shipped model
 runs, and `--no-warm-start --prior` is its own, labelled setting.
@@ -22,55 +24,77 @@ from budgetnet.errors import UsageError
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.record import records
 
-PRIOR_FILE = Path(__file__).parent / "priors" / "general_mnist.json"
-# the committed default-search studies on MNIST (rungs 3, 15; the same space as `general`)
-SOURCES = ("reports/search7k/default/study.db", "reports/search4k/default/study.db")
-# their rung 0: the prior's readings are 3-epoch validation accuracies, so a search with the prior
-# keeps a 3-epoch rung 0 (TPE compares them with the study's own readings)
-PRIOR_EPOCHS = 3
+PRIORS = Path(__file__).parent / "priors"
+# the committed default-search studies on MNIST (the same space as `general`), by the epochs of
+# their rung 0: a search with the prior reads its rung 0 at the epochs of the prior it starts from
+# (TPE compares the prior's readings with the study's own)
+SOURCES = {
+    1: ("reports/search_power/7k/default/study.db", "reports/search_power/5k/default/study.db",
+        "reports/search_power/5k/rungs-1-7-15/study.db"),
+    3: ("reports/search7k/default/study.db", "reports/search4k/default/study.db"),
+}
 
 
-def prior_rungs(max_epochs: int) -> list[int] | None:
-    """The rungs a search with the prior runs when none are given (None: the default's)."""
-    return [PRIOR_EPOCHS, max_epochs] if max_epochs > PRIOR_EPOCHS else None
+def prior_file(epochs: int) -> Path:
+    return PRIORS / f"general_mnist_{epochs}ep.json"
 
 
-def distil(root: Path) -> dict:
-    """The rung-0 observations of the SOURCES studies under the repository `root`."""
-    observations = []
-    for source in SOURCES:
+def prior_rungs(default: list[int]) -> list[int]:
+    """The rungs a search with the prior runs when none are given: the default's, with rung 0 at
+    the nearest epoch count a prior was read at when the default's has none."""
+    if len(default) < 2 or default[0] in SOURCES:
+        return default
+    nearest = min((e for e in SOURCES if e < default[-1]), key=lambda e: abs(e - default[0]), default=None)
+    return default if nearest is None else [nearest, *default[1:]]
+
+
+def distil(root: Path, epochs: int) -> dict:
+    """The rung-0 observations (read after `epochs`) of the SOURCES studies under the repository
+    `root`; a point two studies read alike (the same sampler seed's first trials) counted once."""
+    observations, seen = [], set()
+    for source in SOURCES[epochs]:
         url = f"sqlite:///{(root / source).resolve()}"
         for name in optuna.get_all_study_names(url):
             study = optuna.load_study(study_name=name, storage=url)
             for t, rec in records(study):
-                if rec.complete and rec.rung == 0 and rec.candidate == t.number:
+                key = (json.dumps(t.params, sort_keys=True), rec.params, rec.val_acc)
+                if rec.complete and rec.rung == 0 and rec.candidate == t.number and rec.epochs == epochs \
+                        and key not in seen:
+                    seen.add(key)
                     observations.append({"values": dict(t.params), "val_acc": rec.val_acc, "epochs": rec.epochs,
                                          "params": rec.params, "source": f"{source} trial {t.number}"})
-    return {"family": "general", "data": "mnist", "sources": list(SOURCES), "observations": observations}
+    return {"family": "general", "data": "mnist", "epochs": epochs, "sources": list(SOURCES[epochs]),
+            "observations": observations}
 
 
-def write(root: Path) -> dict:
-    """Distil and write the shipped prior; returns what was written."""
-    prior = distil(root)
-    atomic.write_json(PRIOR_FILE, prior)
-    return prior
+def write(root: Path) -> dict[int, dict]:
+    """Distil and write the shipped priors (one per rung-0 epoch count); returns what was written."""
+    priors = {epochs: distil(root, epochs) for epochs in SOURCES}
+    for epochs, prior in priors.items():
+        atomic.write_json(prior_file(epochs), prior)
+    return priors
 
 
 def check_applies(search: SearchDef, is_mnist: bool, rungs: list[int] | None = None) -> None:
-    """--prior is for the general family on MNIST, with its 3-epoch rung 0 (UsageError otherwise)."""
+    """--prior is for the general family on MNIST, with a rung 0 a prior was read at (UsageError
+    otherwise)."""
     if search.family != "general" or not is_mnist:
         raise UsageError(f"--prior is distilled from MNIST studies of the general family: it does not apply to "
                          f"{search.name!r}{'' if is_mnist else ' on other data'}")
-    if rungs and len(rungs) > 1 and rungs[0] != PRIOR_EPOCHS:
-        raise UsageError(f"--prior's observations are {PRIOR_EPOCHS}-epoch readings: its first rung must be "
-                         f"{PRIOR_EPOCHS} epochs (e.g. --rungs {PRIOR_EPOCHS},{rungs[-1]}), got --rungs "
-                         f"{','.join(map(str, rungs))}")
+    if rungs and len(rungs) > 1 and rungs[0] not in SOURCES:
+        ok = " or ".join(map(str, sorted(SOURCES)))
+        raise UsageError(f"--prior's observations are {ok}-epoch readings: its first rung must be {ok} epochs "
+                         f"(e.g. --rungs {min(SOURCES)},{rungs[-1]}), got --rungs {','.join(map(str, rungs))}")
 
 
-def add_prior(study: optuna.Study, search: SearchDef) -> int:
-    """Add the shipped observations to a new study as finished trials; returns how many."""
+def add_prior(study: optuna.Study, search: SearchDef, epochs: int) -> int:
+    """Add the shipped observations read after `epochs` (the study's rung 0) to a new study as
+    finished trials; returns how many."""
+    if epochs not in SOURCES:
+        raise UsageError(f"--prior has readings after {' or '.join(map(str, sorted(SOURCES)))} epochs, not after "
+                         f"{epochs} (the search's first rung)")
     added = 0
-    for ob in json.loads(PRIOR_FILE.read_text())["observations"]:
+    for ob in json.loads(prior_file(epochs).read_text())["observations"]:
         # the definition's own ranges (Dist.suggest) make the distributions; create_trial refuses a
         # value outside them, and such a point says nothing TPE can use
         fixed = optuna.trial.FixedTrial(ob["values"])

@@ -57,9 +57,9 @@ def rung_list(search: SearchDef, opts: SearchOptions) -> list[int]:
         return [max_epochs(search, opts)]
     if opts.rungs:
         return list(opts.rungs)
-    if opts.prior:  # its observations are 3-epoch readings: the study's rung 0 is read alike
+    if opts.prior:  # the study's rung 0 is read after as many epochs as the prior's readings
         from budgetnet.search.prior import prior_rungs
-        return prior_rungs(max_epochs(search, opts)) or rung_epochs(max_epochs(search, opts))
+        return prior_rungs(rung_epochs(max_epochs(search, opts)))
     return rung_epochs(max_epochs(search, opts))
 
 
@@ -268,7 +268,7 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
                 study.enqueue_trial(ref, user_attrs=TrialRecord(warm_start=True).start_attrs(), skip_if_exists=True)
             if opts.prior:
                 from budgetnet.search.prior import add_prior
-                add_prior(study, search)
+                add_prior(study, search, rung_list(search, opts)[0])
             StudyRecord(search.name, search.budget.model_dump(exclude_defaults=True), search.min_accuracy,
                         rung_list(search, opts), opts.warm_start, opts.prior, opts.startup.value,
                         opts.cost_ramp).save(study)

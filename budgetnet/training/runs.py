@@ -100,23 +100,53 @@ def _text_run(spec, out: Path, *, epochs, seed, subset, data, backend, device, f
 def train_process(spec_path: Path, run_dir: Path, seed: int, *, threads: int = 1, full_train: bool = False,
                   subset: int | None = None, data: str | None = None, env: Mapping[str, str] | None = None,
                   label: str = "") -> Path:
-    """`budgetnet train` in a fresh process (its own threads and environment, read when torch
-    loads), logging into RUN_DIR/log.txt; resumable: a finished run is kept, an interrupted one
-    continues. Parallel jobs (confirm --jobs, spread --jobs) run one of these each."""
-    if (run_dir / "metrics.json").is_file():
-        return run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "budgetnet", "train", str(spec_path), "--out", str(run_dir), "--seed", str(seed),
-           "--threads", str(threads)] + (["--full-train"] if full_train else [])
-    cmd += (["--subset", str(subset)] if subset else []) + (["--data", str(data)] if data else [])
-    if (run_dir / "checkpoint.pt").is_file():
-        cmd.append("--resume")
-    with open(run_dir / "log.txt", "a") as log:
-        done = subprocess.run(cmd, env=dict(os.environ) if env is None else dict(env), stdout=log,
-                              stderr=subprocess.STDOUT)
-    if done.returncode != 0:
-        raise BudgetnetError(f"{run_dir}: training{label} failed (exit {done.returncode}); see {run_dir / 'log.txt'}")
-    return run_dir
+    """`budgetnet train` in a fresh process, waited for (see TrainProcess). Parallel jobs
+    (confirm --jobs, spread --jobs) run one of these each."""
+    return TrainProcess(spec_path, run_dir, seed, threads=threads, full_train=full_train, subset=subset, data=data,
+                        env=env, label=label).wait()
+
+
+class TrainProcess:
+    """`budgetnet train` started in a fresh process (its own threads and environment, read when
+    torch loads), logging into RUN_DIR/log.txt; resumable: a finished run is kept (no process
+    starts), an interrupted one continues. `wait()` gives RUN_DIR once it finished."""
+
+    def __init__(self, spec_path: Path, run_dir: Path, seed: int, *, threads: int = 1, full_train: bool = False,
+                 subset: int | None = None, data: str | None = None, env: Mapping[str, str] | None = None,
+                 label: str = ""):
+        self.run_dir, self.label, self._process = run_dir, label, None
+        if (run_dir / "metrics.json").is_file():
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "budgetnet", "train", str(spec_path), "--out", str(run_dir), "--seed", str(seed),
+               "--threads", str(threads)] + (["--full-train"] if full_train else [])
+        cmd += (["--subset", str(subset)] if subset else []) + (["--data", str(data)] if data else [])
+        if (run_dir / "checkpoint.pt").is_file():
+            cmd.append("--resume")
+        with open(run_dir / "log.txt", "a") as log:  # the child writes through its own copy of the handle
+            self._process = subprocess.Popen(cmd, env=dict(os.environ) if env is None else dict(env), stdout=log,
+                                             stderr=subprocess.STDOUT)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def wait(self) -> Path:
+        try:
+            code = None if self._process is None else self._process.wait()
+        except BaseException:  # an interrupted caller does not leave the run training
+            self.stop()
+            raise
+        if code:
+            raise BudgetnetError(f"{self.run_dir}: training{self.label} failed (exit {self._process.returncode}); "
+                                 f"see {self.run_dir / 'log.txt'}")
+        return self.run_dir
+
+    def stop(self) -> None:
+        """End the run if it still trains (its last checkpoint stays: it can resume)."""
+        if self.running:
+            self._process.terminate()
+            self._process.wait()
 
 
 @dataclass(frozen=True)

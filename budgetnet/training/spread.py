@@ -18,7 +18,7 @@ from pathlib import Path
 from budgetnet import atomic
 from budgetnet.errors import BudgetnetError
 from budgetnet.spec.schema import load_spec
-from budgetnet.training.runs import train_process
+from budgetnet.training.runs import TrainProcess
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,17 @@ ELSEWHERE = "elsewhere.json"  # the same seed retrained on other machines, as re
 
 def run_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_train: bool,
                 subset: int | None = None, data: str | None = None) -> Path:
-    """Train one seed under one setting in a fresh process (the variables are read when torch
-    loads); resumable."""
+    """Train one seed under one setting in a fresh process and wait for it; resumable."""
+    return start_setting(spec_path, out, seed, setting, full_train, subset, data).wait()
+
+
+def start_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_train: bool,
+                  subset: int | None = None, data: str | None = None) -> TrainProcess:
+    """Start one seed's training under one setting in a fresh process (the variables are read
+    when torch loads), into OUT/<setting>."""
     env = {k: v for k, v in os.environ.items() if k not in _ALL_VARIABLES} | setting.env
-    return train_process(spec_path, out / setting.name, seed, threads=setting.threads, full_train=full_train,
-                         subset=subset, data=data, env=env, label=f" under '{setting.name}'")
+    return TrainProcess(spec_path, out / setting.name, seed, threads=setting.threads, full_train=full_train,
+                        subset=subset, data=data, env=env, label=f" under '{setting.name}'")
 
 
 def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, full_train: bool = False,
