@@ -30,7 +30,7 @@ def retrains(request, tmp_path_factory):
 
     root, repo = tmp_path_factory.mktemp("retrains"), Path(__file__).resolve().parent.parent
     models = {item.callspec.params["model"]["spec"]: item.callspec.params["model"]
-              for item in request.session.items if "retrains" in getattr(item, "fixturenames", ())}
+              for item in request.session.items if _waits_for_a_retrain(item)}
     runs = {spec: start_setting(repo / spec, root / str(i), m["checkpoint_seed"], SETTINGS[CI_SETTING],
                                 m["full_train"])
             for i, (spec, m) in enumerate(models.items())}
@@ -41,7 +41,16 @@ def retrains(request, tmp_path_factory):
     torch.set_num_threads(CORES)
 
 
+def _waits_for_a_retrain(item) -> bool:
+    return "retrains" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that wait for a retrain run last: the others run while it trains."""
+    items.sort(key=_waits_for_a_retrain)  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _retrains_start_first(request):
-    if any("retrains" in getattr(item, "fixturenames", ()) for item in request.session.items):
+    if any(_waits_for_a_retrain(item) for item in request.session.items):
         request.getfixturevalue("retrains")
