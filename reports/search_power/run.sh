@@ -34,3 +34,16 @@ budgetnet bench search --setup rungs-3-15 --setup default --setup rungs-1-7-15 -
 # images, one seed per core (the spec is the trial's, as best.yaml holds it)
 budgetnet confirm reports/search_power/5k/default/confirm/spec.yaml --full-train --seed 1 --seed 2 --seed 3 \
     --jobs 2 --out reports/search_power/5k/default/confirm
+
+# Back to back on the 2-core Intel Xeon of the 5K runs (a later session, frozen clones: the default
+# from fefed9f, the prior from 9f435db): the default and `prior` (the default started from the
+# one-epoch prior), budget 6,999, 30 minutes each, cold; studies copied into reports/search_power/7k-xeon
+OUTX=${OUTX:-runs/search_power/7k-xeon}
+for setup in default prior; do
+    budgetnet bench search --setup "$setup" --max-params 6999 --timeout 1800 --no-warm-start --out "$OUTX" --json
+done
+budgetnet bench search --setup default --setup prior --max-params 6999 --timeout 1800 --no-warm-start \
+    --out reports/search_power/7k-xeon --json > reports/bench/search_7k_xeon.json
+# the prior run's winner (trial 64), confirmed with fresh seeds on all 60,000 images, one seed per core
+budgetnet confirm reports/search_power/7k-xeon/prior/best.yaml --full-train --seed 1 --seed 2 --seed 3 \
+    --jobs 2 --out reports/search_power/7k-xeon/prior/confirm
