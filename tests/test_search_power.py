@@ -119,6 +119,10 @@ def test_a_search_with_the_prior_reads_rung_0_at_its_epochs(tmp_path):
                                  "--max-params", "3000", "--no-warm-start"])
     assert result.exit_code == 2 and "first rung must be 1 or 3 epochs" in result.output
     assert not (tmp_path / "x").exists()
+    quartile = runner.invoke(app, ["search", "--prior", "--pruner", "quartile", "--trials", "1", "--out",
+                                   str(tmp_path / "q"), "--max-params", "3000", "--no-warm-start"])
+    assert quartile.exit_code == 2 and "rungs are 15" in quartile.output  # one 15-epoch rung: no prior read so
+    assert not (tmp_path / "q").exists()
 
 
 @pytest.mark.integration

@@ -62,9 +62,6 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
         max_params, min_accuracy, facts, augment.value if augment else None, max_model_bytes=max_flash,
         max_peak_activation_bytes=max_ram, max_macs=max_macs)
     parsed_rungs = parse_rungs(rungs, epochs or s.top_epochs()) if rungs is not None else None
-    if prior:
-        from budgetnet.search.prior import check_applies
-        check_applies(s, facts.is_mnist, parsed_rungs)
     workers = workers or os.cpu_count() or 1
     opts = SearchOptions(out=out, trials=trials, timeout=timeout or None, storage=storage, study_name=study_name,
                          workers=workers, threads=threads, epochs=epochs, subset=subset, seed=seed, backend=backend,
@@ -76,6 +73,9 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     given = {name for name, value in (("startup", startup), ("prior", prior), ("cost_ramp", cost_ramp))
              if value is not None}
     opts = keep_study_settings(s, opts, given)  # a resumed study runs the rungs and sampler it recorded
+    if prior:  # before anything is written: the rungs this search runs, pruner and resumed record included
+        from budgetnet.search.prior import check_applies
+        check_applies(s, facts.is_mnist, rung_list(s, opts))
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
     console.print(f"search {s.name}: {s.description}; on {facts.name} ({'x'.join(map(str, facts.shape))}, "

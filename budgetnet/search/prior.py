@@ -75,24 +75,22 @@ def write(root: Path) -> dict[int, dict]:
     return priors
 
 
-def check_applies(search: SearchDef, is_mnist: bool, rungs: list[int] | None = None) -> None:
-    """--prior is for the general family on MNIST, with a rung 0 a prior was read at (UsageError
-    otherwise)."""
+def check_applies(search: SearchDef, is_mnist: bool, rungs: list[int]) -> None:
+    """--prior is for the general family on MNIST, with a rung 0 (of the rungs the search runs) a
+    prior was read at (UsageError otherwise)."""
     if search.family != "general" or not is_mnist:
         raise UsageError(f"--prior is distilled from MNIST studies of the general family: it does not apply to "
                          f"{search.name!r}{'' if is_mnist else ' on other data'}")
-    if rungs and len(rungs) > 1 and rungs[0] not in SOURCES:
+    if rungs[0] not in SOURCES:
         ok = " or ".join(map(str, sorted(SOURCES)))
         raise UsageError(f"--prior's observations are {ok}-epoch readings: its first rung must be {ok} epochs "
-                         f"(e.g. --rungs {min(SOURCES)},{rungs[-1]}), got --rungs {','.join(map(str, rungs))}")
+                         f"(e.g. --pruner rungs --rungs {min(SOURCES)},{rungs[-1]}); this search's rungs are "
+                         f"{','.join(map(str, rungs))}")
 
 
 def add_prior(study: optuna.Study, search: SearchDef, epochs: int) -> int:
-    """Add the shipped observations read after `epochs` (the study's rung 0) to a new study as
-    finished trials; returns how many."""
-    if epochs not in SOURCES:
-        raise UsageError(f"--prior has readings after {' or '.join(map(str, sorted(SOURCES)))} epochs, not after "
-                         f"{epochs} (the search's first rung)")
+    """Add the shipped observations read after `epochs` (the study's rung 0, one of SOURCES as
+    check_applies made sure) to a new study as finished trials; returns how many."""
     added = 0
     for ob in json.loads(prior_file(epochs).read_text())["observations"]:
         # the definition's own ranges (Dist.suggest) make the distributions; create_trial refuses a

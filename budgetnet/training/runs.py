@@ -138,7 +138,7 @@ class TrainProcess:
             self.stop()
             raise
         if code:
-            raise BudgetnetError(f"{self.run_dir}: training{self.label} failed (exit {self._process.returncode}); "
+            raise BudgetnetError(f"{self.run_dir}: training{self.label} failed (exit {code}); "
                                  f"see {self.run_dir / 'log.txt'}")
         return self.run_dir
 
