@@ -31,6 +31,8 @@ budgetnet spread reports/search_power/5k/default/confirm/spec.yaml --seed 3 --fu
     --setting onednn-avx2 --setting portable
 # issue 27's one-epoch-prior winner at 6,999 (reports/search_power/7k-xeon/prior/confirm, seeds 1-3): its
 # 'default' run is the confirmation's seed-1 run (the median), copied in; a frozen clone at 9f435db
+# (default and portable first; the three AVX2 settings were added in the next session, resumed)
 budgetnet spread reports/search_power/7k-xeon/prior/confirm/spec.yaml --seed 1 --full-train \
-    --out reports/spread/best_general_6984/seed1 --setting default --setting portable
+    --out reports/spread/best_general_6984/seed1 --setting default --setting avx2-machine --setting aten-avx2 \
+    --setting onednn-avx2 --setting portable --jobs 2
 budgetnet results
