@@ -25,11 +25,13 @@ budgetnet bench search --setup rungs-3-15 --setup default --setup sobol-cost --s
 OUT5=${OUT5:-runs/search_power/5k}
 # `rungs-1-7-15` (lever 3's 7-epoch middle rung) ran two sessions later, same machine, from a frozen
 # clone at fefed9f.
-for setup in default rungs-3-15 rungs-1-7-15; do
+# `prior` (the default started from the one-epoch prior) ran in a later session, same machine, from a
+# frozen clone at 07476c1.
+for setup in default rungs-3-15 rungs-1-7-15 prior; do
     budgetnet bench search --setup "$setup" --max-params 4999 --timeout 3600 --no-warm-start --out "$OUT5" --json
 done
-budgetnet bench search --setup rungs-3-15 --setup default --setup rungs-1-7-15 --max-params 4999 --timeout 3600 \
-    --no-warm-start --out reports/search_power/5k --json > reports/bench/search_5k.json
+budgetnet bench search --setup rungs-3-15 --setup default --setup rungs-1-7-15 --setup prior --max-params 4999 \
+    --timeout 3600 --no-warm-start --out reports/search_power/5k --json > reports/bench/search_5k.json
 # its feasible trial (30: 4,938 params, val 99.40%), confirmed with fresh seeds on all 60,000
 # images, one seed per core (the spec is the trial's, as best.yaml holds it)
 budgetnet confirm reports/search_power/5k/default/confirm/spec.yaml --full-train --seed 1 --seed 2 --seed 3 \
