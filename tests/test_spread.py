@@ -85,6 +85,19 @@ def test_the_claim_rule(tmp_path, accs, settings, kernels, expected):
     assert (reached == "net") == (expected == "reaches")
 
 
+def test_reached_names_one_model_where_two_share_a_name(tmp_path):
+    """Every search's winner is called best_<search>: the index labels such models by size, so that
+    `reached` (what CI retrains) names the smaller one, not both."""
+    for params in (1000, 2000):
+        _confirmation(tmp_path / "reports" / f"m{params}", (0.9945, 0.9942, 0.9950), params=params)
+        for setting in ("default", "portable"):
+            _run(tmp_path / "reports" / "spread" / f"m{params}", setting, 0.9945, params=params, seed=0)
+        write_record(tmp_path / "reports" / "spread" / f"m{params}")
+    index = collect(tmp_path / "reports")
+    assert [(m["label"], m["claim"]) for m in index["models"]] == [("net (1,000)", "reaches"), ("net (2,000)", "reaches")]
+    assert index["reached"]["smallest"] == index["reached"]["under_3000"] == "net (1,000)"
+
+
 @pytest.mark.integration
 def test_spread_command_trains_each_setting_in_its_own_process(tmp_path, write_yaml):
     spec = write_yaml("name: tiny\nlayers: [{conv: {out: 4, k: 3}}, relu, gap, {conv: {out: 10, k: 1}}, flatten]\n"

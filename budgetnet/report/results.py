@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -140,8 +141,9 @@ def collect(reports: str | Path, flagship: str | None = None) -> dict:
         })
     _attach_spreads(models, reports, root)
     models.sort(key=lambda m: m["params"])
+    _label(models)
     other.sort(key=lambda m: (m["data"]["name"], m["params"]))
-    if flagship is not None and flagship not in {m["name"] for m in models}:
+    if flagship is not None and flagship not in {m["label"] for m in models}:
         raise ValueError(f"flagship {flagship!r} is not among the confirmed models")
     # the flagship is the model CI retrains from scratch (tests/test_results.py)
     return {"generated_by": "budgetnet results", "flagship": flagship, "target": TARGET,
@@ -214,11 +216,19 @@ def claim(m: dict) -> str:
     return "reaches" if CI_SETTING in m["kernels"]["test_acc"] else "unverified"
 
 
+def _label(models: list[dict]) -> None:
+    """Each model's label: its name, with its size where names repeat (every search's winner is
+    `best_<search>`), so that `reached` names one model and CI retrains that one only."""
+    counts = Counter(m["name"] for m in models)
+    for m in models:
+        m["label"] = m["name"] if counts[m["name"]] == 1 else f"{m['name']} ({m['params']:,})"
+
+
 def reached_by_budget(models: list[dict]) -> dict:
-    """The smallest model reaching the target under each budget, and overall (None: none yet)."""
+    """The smallest model reaching the target under each budget, and overall (None: none yet), by label."""
     reached = sorted((m for m in models if m["claim"] == "reaches"), key=lambda m: m["params"])
-    out = {f"under_{b}": next((m["name"] for m in reached if m["params"] < b), None) for b in BUDGETS}
-    out["smallest"] = reached[0]["name"] if reached else None
+    out = {f"under_{b}": next((m["label"] for m in reached if m["params"] < b), None) for b in BUDGETS}
+    out["smallest"] = reached[0]["label"] if reached else None
     return out
 
 
@@ -234,7 +244,7 @@ def table(index: dict) -> str:
         per_seed = ", ".join(f"{100 * v:.2f}" for v in m["test_acc"].values())
         ok = CLAIM_TEXT[m["claim"]]
         worst = "-" if m["kernels"] is None else f"[{100 * m['kernels']['min_test_acc']:.2f}]({m['kernels']['report']})"
-        star = " (flagship)" if m["name"] == index.get("flagship") else ""
+        star = " (flagship)" if m["label"] == index.get("flagship") else ""
         int8 = "-" if m["median_int8_test_acc"] is None else f"{100 * m['median_int8_test_acc']:.2f}"
         lines.append(f"| [{m['name']}]({m['report']}){star} | {m['params']:,} | {m['macs']:,} | "
                      f"{m['int8_weight_bytes']:,} | {m['peak_activation_bytes']:,} | {m['epochs']} | "
