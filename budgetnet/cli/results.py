@@ -58,7 +58,7 @@ def pick(confirmations: List[Path] = typer.Argument(..., help="Folders written b
 
 def results(reports: Path = typer.Option(Path("reports"), help="Directory searched for confirm.json files."),
             readme: Optional[Path] = typer.Option(Path("README.md"), help="README whose results block is regenerated."),
-            flagship: Optional[str] = typer.Option(None, help="Model CI retrains from scratch (kept from the last run if omitted).")):
+            flagship: Optional[str] = typer.Option(None, help="Model CI retrains from scratch, by label: its name, or \"NAME (PARAMS)\" where names repeat (kept from the last run if omitted).")):
     """Write reports/results.json, reports/pareto.png and reports/deployment.png (accuracy against
     peak RAM) from every confirm.json, and regenerate
     the README's results table from them."""
