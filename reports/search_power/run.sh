@@ -49,3 +49,6 @@ budgetnet bench search --setup default --setup prior --max-params 6999 --timeout
 # the prior run's winner (trial 64), confirmed with fresh seeds on all 60,000 images, one seed per core
 budgetnet confirm reports/search_power/7k-xeon/prior/best.yaml --full-train --seed 1 --seed 2 --seed 3 \
     --jobs 2 --out reports/search_power/7k-xeon/prior/confirm
+# the 4,999 prior run's winner (trial 69), confirmed the same way (a later session, frozen clone at 07476c1)
+budgetnet confirm reports/search_power/5k/prior/best.yaml --full-train --seed 1 --seed 2 --seed 3 \
+    --jobs 2 --out reports/search_power/5k/prior/confirm
