@@ -22,7 +22,8 @@ wait
 
 # The next session (same machine, frozen clone at 07476c1): the same at 8 epochs (440,000 samples).
 # OneCycle started beside the last epochs of a kernel-spread run and linear when that run ended; a
-# 4-minute test run shared the cores at 09:33-09:37 UTC: their seconds are not quiet figures.
+# low-priority (`nice -n 19`) `budgetnet results` at 09:24-09:33 UTC and a 4-minute test run at 09:33-09:37
+# shared the cores: their seconds are not quiet figures.
 OMP_NUM_THREADS=1 budgetnet bench target best_lean7k --epochs 8 --seed 0 --seed 1 --seed 2 --limit 100000 --json > onecycle_8ep.json &
 OMP_NUM_THREADS=1 budgetnet bench target linear.yaml --epochs 8 --seed 0 --seed 1 --seed 2 --limit 100000 --json > linear_8ep.json &
 wait
