@@ -37,7 +37,9 @@ budgetnet spread reports/search_power/7k-xeon/prior/confirm/spec.yaml --seed 1 -
     --setting onednn-avx2 --setting portable --jobs 2
 # issue 27's one-epoch-prior winner at 4,999 (reports/search_power/5k/prior/confirm, seeds 1-3): its
 # 'default' run is the confirmation's seed-3 run (the median), copied in; the portable run started when
-# confirmation seeds 1 and 2 ended (a frozen clone at 07476c1)
+# confirmation seeds 1 and 2 ended (a frozen clone at 07476c1); the three AVX2 settings added in the
+# next session (finished settings are kept, so this one command gives the whole table)
 budgetnet spread reports/search_power/5k/prior/confirm/spec.yaml --seed 3 --full-train \
-    --out reports/spread/best_general_4956/seed3 --setting default --setting portable
+    --out reports/spread/best_general_4956/seed3 --setting default --setting avx2-machine --setting aten-avx2 \
+    --setting onednn-avx2 --setting portable --jobs 2
 budgetnet results
