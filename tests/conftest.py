@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,19 @@ def pytest_collection_modifyitems(items):
 def _retrains_start_first(request):
     if any(_waits_for_a_retrain(item) for item in request.session.items):
         request.getfixturevalue("retrains")
+
+
+# When the rest of the suite finished beside the retrains, and when the session did: which of
+# the two sets CI's time (printed at the end when a retrain ran).
+_CLOCK = {"start": time.monotonic()}
+
+
+def pytest_runtest_teardown(item):
+    _CLOCK["retrain" if _waits_for_a_retrain(item) else "rest"] = time.monotonic()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if "retrain" in _CLOCK:
+        rest, end = (_CLOCK.get(k, _CLOCK["start"]) - _CLOCK["start"] for k in ("rest", "retrain"))
+        terminalreporter.write_line(f"timing: the rest of the suite done after {rest:.0f} s, "
+                                    f"the retrains' tests after {end:.0f} s")

@@ -59,16 +59,16 @@ def test_shipped_model_keeps_its_budget(model):
 
 
 INDEX = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"models": [], "reached": {}}
-# CI retrains the flagship and the smallest model that reaches the target, where the claim rule
-# holds for them (README, Results): one run when they are one; `reached` names a model by its label
-# (names repeat: every search's winner is best_<search>)
-RETRAINED = [m for m in SHIPPED if m["label"] in {INDEX.get("flagship"), INDEX["reached"].get("smallest")}
-             and m["claim"] == "reaches"]
+# CI retrains the flagship from scratch, where the claim rule holds for it (README, Results): one
+# retrain, most of CI's time (two, with reached.smallest, took CI from 2,141 s to 3,270 s). The other
+# models that reach the target rest on their committed spreads (checked below) and checkpoints
+# (re-evaluated above). Labels name models: names repeat (every search's winner is best_<search>).
+RETRAINED = [m for m in SHIPPED if m["label"] == INDEX.get("flagship") and m["claim"] == "reaches"]
 
 
 def test_reached_models_are_named_per_budget():
     index = INDEX
-    assert bool(RETRAINED) == bool(index["reached"].get("smallest"))
+    assert bool(RETRAINED) == bool(index["reached"].get("smallest"))  # a model reaches: so does the flagship
     by_label = {m["label"]: m for m in index["models"]}
     assert len(by_label) == len(index["models"])  # one model per label
     for key, label in index["reached"].items():
@@ -82,8 +82,8 @@ def test_reached_models_are_named_per_budget():
 @pytest.mark.slow
 @pytest.mark.parametrize("model", RETRAINED, ids=[f"{m['name']}-{m['params']}" for m in RETRAINED])
 def test_model_retrains_from_scratch_to_the_target(model, retrains):
-    """The flagship under-7K model and the smallest target model, trained from scratch with their
-    own recipe and the seed of their median confirmation run, under the portable kernel setting
+    """The flagship under-7K model, trained from scratch with its own recipe and the seed of its
+    median confirmation run, under the portable kernel setting
     (ATen unvectorised, oneDNN at most SSE4.1, MKL in its compatible mode, one thread: the code paths
     chosen to be the same on every x86-64 machine): >= 99.40% test accuracy at the final epoch,
     within budget."""

@@ -218,7 +218,7 @@ def claim(m: dict) -> str:
 
 def _label(models: list[dict]) -> None:
     """Each model's label: its name, with its size where names repeat (every search's winner is
-    `best_<search>`), so that `reached` names one model and CI retrains that one only."""
+    `best_<search>`), so that `reached` and `flagship` name one model each."""
     counts = Counter(m["name"] for m in models)
     for m in models:
         m["label"] = m["name"] if counts[m["name"]] == 1 else f"{m['name']} ({m['params']:,})"
