@@ -21,9 +21,11 @@ done
 budgetnet spread reports/frontier/samples/confirm_2ep/spec.yaml --seed 1 --full-train --out reports/spread/best_lean7k_2ep/seed1 \
     --setting default --setting aten-avx2 --setting onednn-avx2 --setting portable
 # issue 27's prior-run winner (reports/search_power/7k/sobol-cost-prior/confirm, seeds 1-3): its
-# 'default' run is the confirmation's seed-1 run itself (this machine, one thread), copied in
+# 'default' run is the confirmation's seed-1 run itself (that machine, one thread), copied in; aten-avx2
+# and onednn-avx2 added in a later session on the AVX-512 Xeon (finished settings are kept)
 budgetnet spread reports/search_power/7k/sobol-cost-prior/confirm/spec.yaml --seed 1 --full-train --jobs 2 \
-    --out reports/spread/best_general_6968/seed1 --setting default --setting avx2-machine --setting portable
+    --out reports/spread/best_general_6968/seed1 --setting default --setting avx2-machine --setting aten-avx2 \
+    --setting onednn-avx2 --setting portable
 # issue 27's 4,999 benchmark winner (reports/search_power/5k/default/confirm, seeds 1-3): its 'default'
 # run is the confirmation's seed-3 run (the median), copied in
 budgetnet spread reports/search_power/5k/default/confirm/spec.yaml --seed 3 --full-train \
