@@ -25,7 +25,8 @@ def retrains(request, tmp_path_factory):
     is parametrized with: each in its own one-thread process under CI's kernel setting, as
     `budgetnet spread --setting portable` runs it. They are most of CI's time, so they start
     before the first test (see `_retrains_start_first`) and the rest of the suite runs beside them,
-    this process with one thread fewer (one job per core); each test waits for its own run."""
+    this process with one thread fewer (one job per core) and a lower priority; each test waits
+    for its own run."""
     from budgetnet.report.results import CI_SETTING
     from budgetnet.training.spread import SETTINGS, start_setting
 
