@@ -25,16 +25,19 @@ def retrains(request, tmp_path_factory):
     is parametrized with: each in its own one-thread process under CI's kernel setting, as
     `budgetnet spread --setting portable` runs it. They are most of CI's time, so they start
     before the first test (see `_retrains_start_first`) and the rest of the suite runs beside them,
-    this process with one thread fewer (one job per core) and a lower priority; each test waits
-    for its own run."""
+    this process with one thread fewer (one job per core) and a lower priority. Each is a relay
+    (budgetnet/training/relay.py): when its test waits for it, the rest of the suite is done, and
+    the rest of its schedule also runs on the freed core from a committed waypoint of the same
+    run (its setting's `waypoints/` in the model's spread report)."""
     from budgetnet.report.results import CI_SETTING
-    from budgetnet.training.spread import SETTINGS, start_setting
+    from budgetnet.training.relay import Relay, waypoints_in
+    from budgetnet.training.spread import SETTINGS
 
     root, repo = tmp_path_factory.mktemp("retrains"), Path(__file__).resolve().parent.parent
     models = {item.callspec.params["model"]["spec"]: item.callspec.params["model"]
               for item in request.session.items if _waits_for_a_retrain(item)}
-    runs = {spec: start_setting(repo / spec, root / str(i), m["checkpoint_seed"], SETTINGS[CI_SETTING],
-                                m["full_train"])
+    runs = {spec: Relay(repo / spec, root / str(i), m["checkpoint_seed"], SETTINGS[CI_SETTING], m["full_train"],
+                        m["epochs"], waypoints_in(repo / m["kernels"]["report"] / CI_SETTING / "waypoints"))
             for i, (spec, m) in enumerate(models.items())}
     torch.set_num_threads(max(1, CORES - len(runs)))
     if runs:  # the retrains set CI's time: this process and what it starts yield the CPU to them
@@ -42,6 +45,7 @@ def retrains(request, tmp_path_factory):
     yield runs
     for run in runs.values():  # a session cut short (-x, a crash) does not wait for them
         run.stop()
+    _CLOCK["relays"] = "; ".join(f"{spec}: {run.note}" for spec, run in runs.items())
     torch.set_num_threads(CORES)
 
 
@@ -73,4 +77,4 @@ def pytest_terminal_summary(terminalreporter):
     if "retrain" in _CLOCK:
         rest, end = (_CLOCK.get(k, _CLOCK["start"]) - _CLOCK["start"] for k in ("rest", "retrain"))
         terminalreporter.write_line(f"timing: the rest of the suite done after {rest:.0f} s, "
-                                    f"the retrains' tests after {end:.0f} s")
+                                    f"the retrains' tests after {end:.0f} s ({_CLOCK.get('relays', '')})")

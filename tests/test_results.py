@@ -8,6 +8,7 @@ import torch
 from budgetnet.compliance.rules import check
 from budgetnet.errors import BudgetnetError
 from budgetnet.report.results import CI_SETTING, collect, confirm, table, write_results
+from budgetnet.spec.schema import load_spec
 from budgetnet.training.runs import evaluate_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +17,6 @@ SHIPPED = json.loads(RESULTS.read_text())["models"] if RESULTS.is_file() else []
 
 
 def _short_mnistnet3():
-    from budgetnet.spec.schema import load_spec
     raw = load_spec("mnistnet3").to_dict()
     raw["train"]["epochs"] = 2
     return raw
@@ -94,6 +94,26 @@ def test_model_retrains_from_scratch_to_the_target(model, retrains):
     assert metrics["epochs"] == model["epochs"] and metrics["test_acc"] >= 0.994, (metrics["test_acc"], measured)
 
 
+@pytest.mark.parametrize("model", RETRAINED, ids=[f"{m['name']}-{m['params']}" for m in RETRAINED])
+def test_the_retrains_waypoints_are_its_committed_runs(model):
+    """CI's retrain relays over the waypoints committed beside its setting's run (conftest.py): each
+    is a checkpoint of that run (its spec, seed, images, and the run's losses up to its epoch), or
+    the relay would only ever find them differ and fall back to the whole retrain on one core."""
+    from budgetnet.training.checkpoint import load_checkpoint
+    from budgetnet.training.relay import waypoints_in
+    run = ROOT / model["kernels"]["report"] / CI_SETTING
+    committed = json.loads((run / "metrics.json").read_text())
+    waypoints = waypoints_in(run / "waypoints")
+    assert waypoints and max(waypoints) < model["epochs"]
+    spec = load_spec(ROOT / model["spec"])
+    for epoch, path in waypoints.items():
+        _, ckpt = load_checkpoint(path, expected=spec)  # refuses another architecture
+        m = ckpt["resume"]["metrics"]
+        assert m["epochs"] == epoch and ckpt["spec"]["train"] == spec.to_dict()["train"]
+        assert (m["seed"], m["train_images"], m["threads"]) == (committed["seed"], committed["train_images"], 1)
+        assert [h["train_loss"] for h in m["history"]] == [h["train_loss"] for h in committed["history"][:epoch]]
+
+
 @pytest.mark.integration
 def test_full_train_confirmation_is_recorded_and_not_mixed(tmp_path):
     out = tmp_path / "reports" / "m3"
@@ -133,7 +153,6 @@ def test_confirm_jobs_runs_seeds_in_parallel_processes_with_the_same_figures(tmp
 
 def _fake_confirmation(folder: Path, spec: str, accs: dict[int, float], int8: dict[int, float]) -> None:
     from budgetnet.data.datasets import describe
-    from budgetnet.spec.schema import load_spec
     folder.mkdir(parents=True)
     (folder / "spec.yaml").write_text(load_spec(spec).to_yaml())
     seeds = [{"seed": s, "val_acc": a, "test_acc": a, "seconds": 1.0, "epochs": 15, "train_images": 60000,
@@ -169,7 +188,6 @@ def test_the_deployment_summary_takes_int8_medians_within_the_unas_bounds_only(t
 
 def test_pick_selects_on_median_validation_and_never_on_test(tmp_path):
     from budgetnet.report.results import pick
-    from budgetnet.spec.schema import load_spec
 
     def arm(name, vals, tests, params_spec="best_3k"):
         folder = tmp_path / name

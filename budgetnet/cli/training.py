@@ -27,10 +27,14 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
           full_train: bool = typer.Option(False, "--full-train", help="Train on all training images (no validation split) for a final model."),
           resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
           checkpoint_minutes: float = typer.Option(10.0, min=0.1, help="Also checkpoint within an epoch this often (long epochs)."),
-          threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP)):
+          threads: Optional[int] = typer.Option(None, min=1, help=THREADS_HELP),
+          keep_epochs: Optional[str] = typer.Option(None, "--keep-epochs", help=(
+              "Also keep the checkpoint at the end of these epochs as OUT/epochNN.pt, e.g. 8-14 or 5,10: "
+              "waypoints a run resumed from continues this one exactly."))):
     """Train a spec with its recipe. checkpoint.pt is written after every epoch and every
     --checkpoint-minutes within one; --resume continues it exactly (same losses, same weights)."""
     set_threads(threads)
+    kept = epoch_set(keep_epochs, "--keep-epochs") if keep_epochs else ()
     s = load_spec(spec)
     epochs_total = epochs or s.train.epochs
     with Progress(TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
@@ -57,7 +61,7 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
         try:
             m = train_run(s, out, epochs=epochs, seed=seed, subset=subset, data=data, backend=backend,
                           device=device, full_train=full_train, resume=resume, on_batch=on_batch, on_epoch=on_epoch,
-                          checkpoint_minutes=checkpoint_minutes)
+                          checkpoint_minutes=checkpoint_minutes, keep_epochs=kept)
         except KeyboardInterrupt:
             console.print(f"interrupted: {out / 'checkpoint.pt'} holds the last checkpoint (at most "
                           f"{checkpoint_minutes:g} minutes ago); continue with --resume")
@@ -69,6 +73,21 @@ def train(spec: str = typer.Argument(..., help="Zoo name or path to a YAML spec.
     val = f"val {100 * m.val_acc:.2f}%, " if m.val_acc is not None else ""
     console.print(f"{m.name}: {m.params:,} params, {m.epochs} epochs in {m.seconds:.1f}s "
                   f"({m.images_per_s:,.0f} img/s), {val}test {100 * m.test_acc:.2f}%  -> {out}")
+
+
+def epoch_set(text: str, option: str) -> set[int]:
+    """'8-14' or '5,10,12-13' as a set of epochs (>= 1)."""
+    epochs = set()
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r}: not epochs like 8-14 or 5,10", param_hint=option) from None
+        if not 1 <= lo <= hi:
+            raise typer.BadParameter(f"{text!r}: epochs count from 1, ranges go up", param_hint=option)
+        epochs.update(range(lo, hi + 1))
+    return epochs
 
 
 def evaluate(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt written by budgetnet train."),

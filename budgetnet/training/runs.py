@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 from budgetnet import atomic
 from budgetnet.training import plots
@@ -24,10 +25,13 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
               data: str | None = None, backend: str | None = None, device: str | None = None,
               full_train: bool = False, resume: bool = False,
               on_batch: Callable[[int], None] | None = None,
-              on_epoch: Callable | None = None, checkpoint_minutes: float = 10.0) -> Metrics:
+              on_epoch: Callable | None = None, checkpoint_minutes: float = 10.0,
+              keep_epochs: Collection[int] = ()) -> Metrics:
     """Train and write DIR/checkpoint.pt (after every epoch and every `checkpoint_minutes` within
     one: an interruption loses at most that much), DIR/metrics.json and DIR/curves.png.
-    `resume=True` continues DIR/checkpoint.pt exactly where it was written."""
+    `resume=True` continues DIR/checkpoint.pt exactly where it was written. The checkpoint at the
+    end of each epoch in `keep_epochs` is also kept as DIR/epochNN.pt (a waypoint: a run resumed
+    from it continues this one exactly, see budgetnet.training.relay)."""
     out = Path(out)
     spec = load_spec(x)
     if spec.is_text:
@@ -50,6 +54,9 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
 
     def after_epoch(stat, result):
         checkpoint(result)
+        if stat.epoch in keep_epochs:
+            with atomic.atomic_path(waypoint(out, stat.epoch)) as tmp:
+                shutil.copyfile(out / "checkpoint.pt", tmp)
         if on_epoch:
             on_epoch(stat, result)
 
@@ -61,6 +68,11 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
     plots.learning_curve(metrics["history"], out / "curves.png",
                          f"{spec.name}: {metrics['params']:,} params, test {100 * metrics['test_acc']:.2f}%")
     return result.metrics
+
+
+def waypoint(out: str | Path, epoch: int) -> Path:
+    """Where a run in OUT keeps its checkpoint at the end of `epoch` (`keep_epochs`)."""
+    return Path(out) / f"epoch{epoch:02d}.pt"
 
 
 def _finish(out: Path, spec, model, metrics: dict) -> None:
@@ -113,7 +125,7 @@ class TrainProcess:
 
     def __init__(self, spec_path: Path, run_dir: Path, seed: int, *, threads: int = 1, full_train: bool = False,
                  subset: int | None = None, data: str | None = None, env: Mapping[str, str] | None = None,
-                 label: str = ""):
+                 label: str = "", keep_epochs: Collection[int] = ()):
         self.run_dir, self.label, self._process = run_dir, label, None
         if (run_dir / "metrics.json").is_file():
             return
@@ -121,6 +133,7 @@ class TrainProcess:
         cmd = [sys.executable, "-m", "budgetnet", "train", str(spec_path), "--out", str(run_dir), "--seed", str(seed),
                "--threads", str(threads)] + (["--full-train"] if full_train else [])
         cmd += (["--subset", str(subset)] if subset else []) + (["--data", str(data)] if data else [])
+        cmd += ["--keep-epochs", ",".join(map(str, sorted(keep_epochs)))] if keep_epochs else []
         if (run_dir / "checkpoint.pt").is_file():
             cmd.append("--resume")
         with open(run_dir / "log.txt", "a") as log:  # the child writes through its own copy of the handle

@@ -54,12 +54,12 @@ def run_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_tr
 
 
 def start_setting(spec_path: Path, out: Path, seed: int, setting: Setting, full_train: bool,
-                  subset: int | None = None, data: str | None = None) -> TrainProcess:
+                  subset: int | None = None, data: str | None = None, keep_epochs=()) -> TrainProcess:
     """Start one seed's training under one setting in a fresh process (the variables are read
-    when torch loads), into OUT/<setting>."""
+    when torch loads), into OUT/<setting>; resumed when OUT/<setting>/checkpoint.pt is there."""
     env = {k: v for k, v in os.environ.items() if k not in _ALL_VARIABLES} | setting.env
     return TrainProcess(spec_path, out / setting.name, seed, threads=setting.threads, full_train=full_train,
-                        subset=subset, data=data, env=env, label=f" under '{setting.name}'")
+                        subset=subset, data=data, env=env, label=f" under '{setting.name}'", keep_epochs=keep_epochs)
 
 
 def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, full_train: bool = False,
