@@ -45,3 +45,9 @@ budgetnet spread reports/search_power/5k/prior/confirm/spec.yaml --seed 3 --full
     --out reports/spread/best_general_4956/seed3 --setting default --setting avx2-machine --setting aten-avx2 \
     --setting onednn-avx2 --setting portable --jobs 2
 budgetnet results
+# CI's relay (budgetnet/training/relay.py): the flagship's portable run again, keeping its checkpoints at
+# the end of epochs 8-14 as waypoints (its losses and test accuracy bit for bit the committed portable run's)
+[ -f runs/waypoints/metrics.json ] || ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE budgetnet train reports/spread/best_lean7k/seed1/spec.yaml \
+    --out runs/waypoints --seed 1 --full-train --threads 1 --keep-epochs 8-14
+mkdir -p reports/spread/best_lean7k/seed1/portable/waypoints
+cp runs/waypoints/epoch{08,09,10,11,12,13,14}.pt reports/spread/best_lean7k/seed1/portable/waypoints/
