@@ -62,6 +62,7 @@ class Relay:
         self.args = (spec_path, seed, setting, full_train, subset)
         self.out, self.epochs, self.waypoints = Path(out), epochs, {k: p for k, p in waypoints.items() if k < epochs}
         self.leg1 = start_setting(spec_path, self.out, seed, setting, full_train, subset, keep_epochs=self.waypoints)
+        self.leg2: TrainProcess | None = None
         self.started = time.time()
         self.split_at: int | None = None  # the waypoint leg 2 ran from, once leg 1 arrived there in its state
         self.note = "not split: no waypoint"
@@ -74,18 +75,21 @@ class Relay:
             if self.waypoints:
                 self.note = "not split: leg 1 was as near its end as a split would make it"
             return self.leg1.wait()
-        leg2 = self._start_leg2(k)
+        self.leg2 = self._start_leg2(k)
         arrived = self._arrival(k)
         if arrived is not None and same_state(arrived, self.waypoints[k]):
             self.leg1.stop()
             self.split_at, self.note = k, f"split at epoch {k}: leg 1 arrived at the waypoint bit for bit"
-            return leg2.wait()
-        leg2.stop()
+            return self.leg2.wait()
+        self.leg2.stop()
         self.note = f"not split: leg 1's epoch {k} differs from the waypoint's (another arithmetic); it trained on"
         return self.leg1.wait()
 
     def stop(self) -> None:
-        self.leg1.stop()
+        """End both legs if they still train (an interrupted session does not leave them running)."""
+        for leg in (self.leg1, self.leg2):
+            if leg is not None:
+                leg.stop()
 
     def _start_leg2(self, k: int) -> TrainProcess:
         spec_path, seed, setting, full_train, subset = self.args
