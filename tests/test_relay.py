@@ -25,7 +25,7 @@ def reference(tmp_path_factory):
     raw = load_spec("mnistnet3").to_dict()
     raw["train"]["epochs"] = EPOCHS
     spec.write_text(load_spec(raw).to_yaml())
-    run = start_setting(spec, root / "ref", 0, SETTINGS["default"], False, SUBSET, keep_epochs={1, 2}).wait()
+    run = start_setting(spec, root / "ref", 0, SETTINGS["default"], True, SUBSET, keep_epochs={1, 2}).wait()
     return spec, run
 
 
@@ -38,7 +38,7 @@ def _losses(run):
 def test_a_relay_over_a_matching_waypoint_gives_the_retrain_from_scratch(reference, tmp_path):
     spec, ref = reference
     assert sorted(waypoints_in(ref)) == [1, 2]
-    relay = Relay(spec, tmp_path, 0, SETTINGS["default"], False, EPOCHS, {2: ref / "epoch02.pt"}, subset=SUBSET)
+    relay = Relay(spec, tmp_path, 0, SETTINGS["default"], True, EPOCHS, {2: ref / "epoch02.pt"}, subset=SUBSET)
     run = relay.wait()
     assert relay.split_at == 2 and "bit for bit" in relay.note
     assert run == tmp_path / "from-epoch02" / "default"  # leg 2's result ...
@@ -51,14 +51,14 @@ def test_a_waypoint_of_another_arithmetic_leaves_leg_1_to_train_on(reference, tm
     other = tmp_path / "waypoints"
     other.mkdir()
     shutil.copyfile(ref / "epoch01.pt", other / "epoch02.pt")  # a state leg 1 never arrives at
-    relay = Relay(spec, tmp_path / "run", 0, SETTINGS["default"], False, EPOCHS, waypoints_in(other), subset=SUBSET)
+    relay = Relay(spec, tmp_path / "run", 0, SETTINGS["default"], True, EPOCHS, waypoints_in(other), subset=SUBSET)
     run = relay.wait()
     assert relay.split_at is None and "differs" in relay.note
     assert run == tmp_path / "run" / "default" and _losses(run) == _losses(ref)
 
 
 def test_same_state_compares_everything_but_timings(tmp_path):
-    train_run("mnistnet3", tmp_path / "a", epochs=1, subset=128, seed=0, keep_epochs={1})
+    train_run("mnistnet3", tmp_path / "a", epochs=1, subset=128, seed=0, full_train=True, keep_epochs={1})
     a = torch.load(tmp_path / "a" / "epoch01.pt", weights_only=True)
     a["resume"]["metrics"]["seconds"] += 5.0  # another run's timing: still the same state
     torch.save(a, tmp_path / "slower.pt")
@@ -71,7 +71,7 @@ def test_same_state_compares_everything_but_timings(tmp_path):
 
 def test_keep_epochs_takes_ranges_and_refuses_nonsense(tmp_path):
     result = runner.invoke(app, ["train", "mnistnet3", "--out", str(tmp_path / "r"), "--epochs", "2",
-                                 "--subset", "64", "--keep-epochs", "1-1,2"])
+                                 "--subset", "64", "--full-train", "--keep-epochs", "1-1,2"])
     assert result.exit_code == 0, result.output
     assert sorted(waypoints_in(tmp_path / "r")) == [1, 2]
     for bad in ("x", "3-1", "0"):
