@@ -14,11 +14,12 @@ from budgetnet.training.spread import SETTINGS, build_record, markdown, start_se
 runner = CliRunner()
 
 
-def _run(folder, setting, acc, losses=(0.5, 0.2), name="net", params=1000, seed=1, full_train=True):
+def _run(folder, setting, acc, losses=(0.5, 0.2), name="net", params=1000, seed=1, full_train=True, epochs=15):
     d = folder / setting
     d.mkdir(parents=True)
     (d / "metrics.json").write_text(json.dumps({
-        "name": name, "params": params, "seed": seed, "full_train": full_train, "test_acc": acc, "threads": 1,
+        "name": name, "params": params, "seed": seed, "epochs": epochs, "full_train": full_train, "test_acc": acc,
+        "threads": 1,
         "seconds": 10.0, "history": [{"train_loss": x} for x in losses]}))
 
 
@@ -51,8 +52,12 @@ def test_retrains_reported_from_other_machines_count_in_the_spread(tmp_path):
 def test_runs_of_another_seed_are_not_mixed_in(tmp_path):
     _run(tmp_path, "default", 0.9941)
     _run(tmp_path, "aten-avx2", 0.9941, seed=2)
-    with pytest.raises(BudgetnetError, match="another spec, seed or split"):
+    with pytest.raises(BudgetnetError, match="another spec, seed, schedule or split"):
         write_record(tmp_path)
+    _run(tmp_path / "b", "default", 0.9941)
+    _run(tmp_path / "b", "aten-avx2", 0.9941, epochs=5)  # the same model's 5-epoch recipe: another result
+    with pytest.raises(BudgetnetError, match="another spec, seed, schedule or split"):
+        write_record(tmp_path / "b")
 
 
 def _confirmation(folder, accs, name="net", params=1000):

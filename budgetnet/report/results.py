@@ -192,8 +192,8 @@ def _attach_spreads(models: list[dict], reports: Path, root: Path) -> None:
     """Each model's kernel spread (its median seed under every setting measured) and its claim."""
     records = spread.collect(reports)
     for m in models:
-        rec = next((r for r in records if (r["name"], r["params"], r["seed"], r["full_train"]) ==
-                    (m["name"], m["params"], m["checkpoint_seed"], m["full_train"])), None)
+        rec = next((r for r in records if (r["name"], r["params"], r["seed"], r["epochs"], r["full_train"]) ==
+                    (m["name"], m["params"], m["checkpoint_seed"], m["epochs"], m["full_train"])), None)
         m["kernels"] = None if rec is None else {
             "report": str(Path(rec["report"]).resolve().relative_to(root)),
             "test_acc": {r["setting"]: r["test_acc"] for r in rec["runs"]},
@@ -218,10 +218,11 @@ def claim(m: dict) -> str:
 
 def _label(models: list[dict]) -> None:
     """Each model's label: its name, with its size where names repeat (every search's winner is
-    `best_<search>`), so that `reached` and `flagship` name one model each."""
-    counts = Counter(m["name"] for m in models)
+    `best_<search>`), and its epochs where both do, so that `reached` and `flagship` name one model each."""
+    names, sizes = Counter(m["name"] for m in models), Counter((m["name"], m["params"]) for m in models)
     for m in models:
-        m["label"] = m["name"] if counts[m["name"]] == 1 else f"{m['name']} ({m['params']:,})"
+        m["label"] = (m["name"] if names[m["name"]] == 1 else f"{m['name']} ({m['params']:,})"
+                      if sizes[m["name"], m["params"]] == 1 else f"{m['name']} ({m['params']:,}, {m['epochs']} epochs)")
 
 
 def reached_by_budget(models: list[dict]) -> dict:

@@ -102,25 +102,30 @@ def build_record(out: Path) -> dict:
             m = json.loads(metrics.read_text())
             rows.append({"setting": name, "env": setting.env, "threads": m["threads"], "test_acc": m["test_acc"],
                          "losses": [h["train_loss"] for h in m["history"]], "seconds": m["seconds"],
-                         "name": m["name"], "params": m["params"], "seed": m["seed"],
+                         "name": m["name"], "params": m["params"], "seed": m["seed"], "epochs": m["epochs"],
                          "full_train": m.get("full_train", False)})
     if not rows:
         raise BudgetnetError(f"{out}: no finished run to report")
     first = rows[0]
     for r in rows:
-        if (r["name"], r["params"], r["seed"], r["full_train"]) != (first["name"], first["params"], first["seed"],
-                                                                     first["full_train"]):
-            raise BudgetnetError(f"{out / r['setting']}: a run of another spec, seed or split than {out / first['setting']}")
+        if _identity(r) != _identity(first):
+            raise BudgetnetError(f"{out / r['setting']}: a run of another spec, seed, schedule or split than "
+                                 f"{out / first['setting']}")
     reference = next((r for r in rows if r["setting"] == "default"), first)
     elsewhere = _elsewhere(out)
     accs = [r["test_acc"] for r in rows] + [r["test_acc"] for r in elsewhere]
-    return {"name": first["name"], "params": first["params"], "seed": first["seed"],
+    return {"name": first["name"], "params": first["params"], "seed": first["seed"], "epochs": first["epochs"],
             "full_train": first["full_train"], "reference": reference["setting"],
             "runs": [{"setting": r["setting"], "env": r["env"], "threads": r["threads"], "test_acc": r["test_acc"],
                       "seconds": r["seconds"], "final_loss": r["losses"][-1],
                       "same_arithmetic": r["losses"] == reference["losses"]} for r in rows],
             "elsewhere": elsewhere,
             "min_test_acc": min(accs), "max_test_acc": max(accs), "spread": max(accs) - min(accs)}
+
+
+def _identity(run: dict) -> tuple:
+    """What makes runs the same result's: the model, its seed, its schedule's length, its split."""
+    return run["name"], run["params"], run["seed"], run["epochs"], run["full_train"]
 
 
 def _elsewhere(out: Path) -> list[dict]:

@@ -51,3 +51,8 @@ budgetnet results
     --out runs/waypoints --seed 1 --full-train --threads 1 --keep-epochs 8-14
 mkdir -p reports/spread/best_lean7k/seed1/portable/waypoints
 cp runs/waypoints/epoch{08,09,10,11,12,13,14}.pt reports/spread/best_lean7k/seed1/portable/waypoints/
+# issue 27's 5-epoch search winner (reports/search_power/samples/search5ep/confirm, seeds 0-2, median seed 1):
+# its 'default' run is the confirmation's seed-1 run itself (this machine, one thread), copied in
+budgetnet spread reports/search_power/samples/search5ep/confirm/spec.yaml --seed 1 --full-train --jobs 2 \
+    --out reports/spread/best_general_6968_5ep/seed1 --setting portable --setting aten-avx2 --setting onednn-avx2 \
+    --setting avx2-machine --setting default
