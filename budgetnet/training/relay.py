@@ -47,10 +47,8 @@ def same_state(a: Path, b: Path) -> bool:
 
 def waypoints_in(folder: Path) -> dict[int, Path]:
     """The waypoints (epochNN.pt) a folder holds, by epoch; none when there is no folder."""
-    found = {}
-    for path in Path(folder).glob("epoch[0-9][0-9].pt") if Path(folder).is_dir() else ():
-        found[int(path.stem.removeprefix("epoch"))] = path
-    return dict(sorted(found.items()))
+    paths = sorted(Path(folder).glob("epoch[0-9][0-9].pt"))  # none when there is no folder
+    return {int(path.stem.removeprefix("epoch")): path for path in paths}
 
 
 class Relay:
