@@ -44,17 +44,25 @@ def test_bench_backends_reports_time_and_memory_of_both(tmp_path):
     assert text.exit_code == 0 and "goal: within 3x" in text.output
 
 
-def test_bench_step_reports_each_variant_against_the_eager_step():
-    r = runner.invoke(app, ["bench", "step", "--spec", "best_lean7k", "--variant", "channels-last",
-                            "--variant", "batch-x2", "--seconds", "0.1", "--json"])
+def test_bench_step_times_the_engines_against_plain_pytorch_and_profiles_them(tmp_path):
+    out = tmp_path / "step.json"
+    r = runner.invoke(app, ["bench", "step", "--spec", "best_lean7k", "--variant", "fast", "--variant", "reference",
+                            "--rounds", "1", "--steps", "1", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
-    rows = {v["variant"]: v for v in out["variants"]}
-    assert list(rows) == ["eager", "channels-last", "batch-x2"] and out["threads"] == 1
-    assert rows["eager"]["vs_eager"] == 1.0 and rows["batch-x2"]["batch"] == 2 * rows["eager"]["batch"]
-    assert all(v["images_per_s"] > 0 for v in rows.values())
+    res = json.loads(r.output)
+    assert json.loads(out.read_text()) == res
+    rows = {v["variant"]: v for v in res["variants"]}
+    assert list(rows) == ["plain", "fast", "reference"] and res["threads"] == 1
+    assert rows["plain"]["vs_plain"] == 1.0 and all(v["images_per_s"] > 0 and v["gflops"] > 0 for v in rows.values())
+    assert res["macs_per_image"] == 994_208 and res["gemm_gflops"] > 0 and res["cpu"]["torch_capability"]
+    for name in ("plain", "fast"):
+        shares = res["profiles"][name]
+        assert abs(sum(shares.values()) - 1) < 0.01 and shares["conv backward"] > 0.05 and shares["dropout"] > 0
+    assert res["profiles"]["fast"]["augmentation"] > 0 and res["profiles"]["plain"]["augmentation"] == 0
 
 
-def test_bench_step_refuses_an_unknown_variant():
-    r = runner.invoke(app, ["bench", "step", "--variant", "fast"])
-    assert r.exit_code == 2 and "unknown fast" in r.output
+def test_bench_step_refuses_an_unknown_variant_and_a_text_model():
+    r = runner.invoke(app, ["bench", "step", "--variant", "eager"])
+    assert r.exit_code == 2 and "unknown eager" in r.output
+    r = runner.invoke(app, ["bench", "step", "--spec", "transformer_000"])
+    assert r.exit_code == 2 and "reads text" in r.output

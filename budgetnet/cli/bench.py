@@ -1,6 +1,7 @@
 """`budgetnet bench ...`: speed figures as ratios against a baseline measured in the same run."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import List, Optional
 
@@ -111,28 +112,49 @@ def train(spec: str = typer.Option("mnistnet3", help="Spec to train."),
 
 
 @app.command()
-def step(spec: str = typer.Option("best_lean7k", help="Spec whose training step is timed."),
-         variants: List[str] = typer.Option(["eager", "channels-last", "batch-x2", "batch-x4", "compile"], "--variant", help="Variants (repeatable): eager (the baseline, always run), channels-last, batch-x2, batch-x4, compile."),
-         seconds: float = typer.Option(5.0, min=0.1, help="Seconds of steps timed per variant."),
+def step(spec: str = typer.Option("best_lean7k", help="Image spec whose recipe's training step is timed."),
+         variants: List[str] = typer.Option(list(("plain", "reference", "fast", "fast-nchw", "fast-bf16", "fast-compile", "no-dropout")), "--variant",
+                                            help="Variants (repeatable): plain (the baseline, always run), reference, fast, fast-nchw, fast-bf16, fast-compile, no-dropout."),
+         rounds: int = typer.Option(7, min=1, help="Interleaved rounds; each variant's median round counts."),
+         steps: int = typer.Option(10, min=1, help="Training steps per variant per round."),
          threads: int = typer.Option(1, min=1, help="Torch CPU threads (1: as a search worker trains)."),
+         out: Optional[Path] = typer.Option(None, help="Also write the JSON here."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
-    """A training step's speed-ups against the eager step, in the same run: channels-last, larger
-    batches (per image), torch.compile (compile seconds apart). An absolute figure per variant:
-    run it on a quiet machine; the ratios are what to read."""
-    from budgetnet.training.bench import STEP_VARIANTS, bench_step
+    """One training step of the spec's recipe: images/s of each engine variant against the same
+    layout written as plain PyTorch, in interleaved rounds of one run; GFLOP/s and their share of
+    a single-precision GEMM measured in the same run; where the time goes by op family (plain and
+    fast); the CPU with its instruction sets. Absolute figures need a quiet machine; the ratios
+    are what to compare."""
+    from budgetnet.training.stepbench import VARIANTS, bench_step
+    from budgetnet.atomic import write_text
 
-    unknown = [v for v in variants if v not in STEP_VARIANTS]
-    if unknown:
-        raise UsageError(f"--variant: unknown {', '.join(unknown)}; known: {', '.join(STEP_VARIANTS)}")
     set_threads(threads)
-    r = bench_step(spec, variants, seconds)
+    r = bench_step(spec, variants, rounds, steps,
+                   on_round=None if as_json else lambda i: console.print(f"  round {i}/{rounds}", markup=False))
+    d = r.to_dict()
+    if out:
+        write_text(out, json.dumps(d, indent=2) + "\n")
     if as_json:
-        print_json(r)
+        print_json(d)
         return
-    console.print(f"{r['spec']}, {r['threads']} thread(s), {seconds:g} s of steps per variant", markup=False)
-    for v in r["variants"]:
-        console.print(f"  {v['variant']:<14} batch {v['batch']:>4}  {v['images_per_s']:>8,.0f} img/s  "
-                      f"{v['vs_eager']:.2f}x eager  (first step {v['first_step_s']:.1f} s)", markup=False)
+    console.print(f"{r.spec} ({r.params:,} params, {r.macs_per_image:,} MACs/image), batch {r.batch}, "
+                  f"{r.threads} thread(s), median of {r.rounds} rounds", markup=False)
+    console.print(f"CPU: {r.cpu['model']}; {' '.join(r.cpu['isa'])}; torch {r.cpu['torch']} kernels "
+                  f"{r.cpu['torch_capability']}; SGEMM {r.gemm_gflops:.1f} GFLOP/s", markup=False)
+    t = Table(title_justify="left")
+    for col in ("variant", "img/s", "vs plain", "GFLOP/s", "of SGEMM", "setup s", "what"):
+        t.add_column(col, justify="left" if col in ("variant", "what") else "right")
+    for v in r.variants:
+        t.add_row(v.variant, f"{v.images_per_s:,.0f}", f"{v.vs_plain:.2f}x", f"{v.gflops:.1f}",
+                  f"{100 * v.peak_share:.0f}%", f"{v.setup_s:.1f}", VARIANTS[v.variant])
+    console.print(t)
+    p = Table(title="share of the step's CPU time by op family", title_justify="left")
+    p.add_column("family")
+    for name in r.profiles:
+        p.add_column(name, justify="right")
+    for fam in next(iter(r.profiles.values()), {}):
+        p.add_row(fam, *[f"{100 * r.profiles[n][fam]:.1f}%" for n in r.profiles])
+    console.print(p)
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Callable
 import torch.nn.functional as F
 from torch import nn
 
-from budgetnet.model import blocks, fastpool, layers
+from budgetnet.model import blocks, fastdropout, fastpool, layers
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ TORCH = Kit(
     layernorm=nn.LayerNorm,
     maxpool2d=lambda k, stride, padding: fastpool.MaxPool2d(k, stride, padding),  # nn.MaxPool2d, faster on CPU
     avgpool2d=lambda k, stride, padding: nn.AvgPool2d(k, stride, padding),
-    dropout=nn.Dropout,
+    dropout=fastdropout.Dropout,  # nn.Dropout whose masks the fast engine draws cheaply
     attend=_torch_attend,
     embed=nn.Embedding,
     activations={"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh},

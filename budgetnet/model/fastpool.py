@@ -35,9 +35,13 @@ class MaxPool2d(nn.MaxPool2d):
     """nn.MaxPool2d (same state and repr); training on a 4-D CPU tensor takes the faster path."""
 
     def forward(self, x):
-        if x.dim() != 4 or x.device.type != "cpu" or self.dilation != 1 or self.ceil_mode:
-            return super().forward(x)
+        if x.dim() != 4 or x.device.type != "cpu" or self.dilation != 1 or self.ceil_mode or _channels_last(x):
+            return super().forward(x)  # channels-last input (the fast engine): torch's kernels are the fast ones
         if torch.is_grad_enabled() and x.requires_grad:
             return _MaxPool.apply(x, self.kernel_size, self.stride, self.padding)
         return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), self.kernel_size, self.stride,
                             self.padding).contiguous()
+
+
+def _channels_last(x: torch.Tensor) -> bool:
+    return x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()

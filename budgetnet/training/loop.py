@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from budgetnet.training import engine
 from budgetnet.training.augment import augment
 from budgetnet.model.compile import Network, build
 from budgetnet.data.datasets import Dataset, Split, normalize, normalizer
@@ -48,6 +49,7 @@ class Metrics:
     f1_macro: float | None = None  # of the test evaluation
     history: list[EpochStat] = field(default_factory=list)
     data: dict | None = None    # the data's facts (budgetnet.data.datasets.DataFacts), fingerprint included
+    engine: str = "reference"   # budgetnet.training.engine; runs recorded without one used the reference engine
 
     @property
     def images_per_s(self) -> float:
@@ -130,6 +132,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     data.refuse_mismatch(spec.origin, spec.input, spec.classes)
     cfg, epochs = spec.train, epochs or spec.train.epochs
     model = build(spec, backend=backend, seed=seed).to(dev)  # seeds torch's global RNG too
+    fmt = engine.prepare(model, cfg.engine, images=not spec.is_text)
     train_set, val_set = data.train.to(dev), data.val.to(dev) if data.val else None
     opt = make_optimizer(model.parameters(), cfg.optimizer)
     steps = max(1, len(train_set) // cfg.batch_size)
@@ -138,7 +141,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     stats = normalizer(data.mean, data.std, dev)  # once: the step only subtracts and divides
     metrics = Metrics(spec.name, model.num_params(), 0, 0.0, None, None, None, seed, backend or spec.backend,
                       str(dev), len(train_set), list(data.mean), list(data.std), torch.get_num_threads(),
-                      data=data.facts.to_dict())
+                      data=data.facts.to_dict(), engine=cfg.engine)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
     teacher = Teacher(cfg.distill, dev, spec.origin) if cfg.distill else None
     result = TrainResult(model, metrics, opt, sched, gen, ema)
@@ -156,7 +159,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
         for i in range(first, steps):  # drop the ragged last batch: every step has full BN statistics
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             x = augment(train_set.x[idx], cfg.augment, gen)
-            logits = model(normalize(x, *stats))
+            logits = model(normalize(x, *stats).contiguous(memory_format=fmt))
             loss = F.cross_entropy(logits, train_set.y[idx], label_smoothing=cfg.label_smoothing)
             if teacher:
                 loss = teacher.loss(logits, x, loss)
@@ -203,6 +206,9 @@ def resume_state(result: TrainResult, progress: EpochProgress | None = None) -> 
 
 def _restore(result: TrainResult, state: dict) -> None:
     m = state["metrics"]
+    if m.get("engine", "reference") != result.metrics.engine:  # another random stream and rounding
+        raise CheckpointError(f"the checkpoint was trained on the {m.get('engine', 'reference')} engine, the spec "
+                              f"asks for {result.metrics.engine} (train.engine): resuming would not continue that run")
     result.optimizer.load_state_dict(state["optimizer"])
     result.scheduler.load_state_dict(state["scheduler"])
     result.model.load_state_dict(state["model"])
