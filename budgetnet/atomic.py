@@ -1,30 +1,76 @@
 """Atomic file writes: write a temp file in the same directory, then rename over the target.
-A crash or Ctrl-C never leaves a half-written checkpoint, report or plot."""
+A crash, Ctrl-C, SIGTERM or a full disk never leaves a half-written checkpoint, report or plot:
+the previous file stays as it was. Faults of the machine become one-line StorageErrors that
+name the path and the cause."""
 from __future__ import annotations
 
+import errno
 import json
 import os
+import signal
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
+from budgetnet.errors import StorageError, describe_os_error, os_cause
+
+
+def make_dir(path: str | Path, flag: str = "--out") -> Path:
+    """Create the output folder `path` (and its parents) and prove it takes a file, before any
+    work whose results would go there; a StorageError names the flag, the path and the cause."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise StorageError(f"{flag} {path}: is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".budgetnet-probe.", dir=path)
+        try:
+            os.write(fd, b"\0")
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except FileExistsError:  # a parent is a file
+        raise StorageError(f"{flag} {path}: a parent of it is a file, not a folder") from None
+    except OSError as e:
+        raise StorageError(f"{flag} {path}: {os_cause(e)}") from None
+    return path
+
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = ""):
     """Yield a temp path next to `path`; on success it replaces `path`, on error it is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report should read like any new file
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report should read like any new file
+    except OSError as e:
+        raise StorageError(describe_os_error(e, "writing", path)) from None
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise StorageError(describe_os_error(e, "writing", path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_terminating = 0  # the signal being handled, once SIGTERM arrived
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (exit code 143): a write in progress removes its temp file and
+    the last good file stays, where the default action would leave the temp file behind."""
+    def terminate(signum, frame):
+        global _terminating
+        _terminating = signum
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, terminate)
 
 
 def _umask() -> int:
@@ -35,7 +81,7 @@ def _umask() -> int:
 
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        _write_synced(tmp, text.encode())
 
 
 def write_json(path: str | Path, obj) -> None:
@@ -44,9 +90,29 @@ def write_json(path: str | Path, obj) -> None:
 
 def torch_save(obj, path: str | Path) -> None:
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            with open(tmp, "wb") as f:  # our file object: a full disk raises OSError, not torch's RuntimeError
+                torch.save(obj, f)
+                f.flush()
+                os.fsync(f.fileno())
+        except RuntimeError as e:  # torch's C++ writer reports a failed write of our file object in its own words
+            if _terminating:
+                raise SystemExit(128 + _terminating) from None
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            if "unexpected pos" in str(e) or "file write failed" in str(e):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
+            raise
 
 
 def save_figure(fig, path: str | Path) -> None:
     with atomic_path(path, suffix=Path(path).suffix) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format=Path(path).suffix.lstrip(".") or "png")
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """Write and flush to the disk, so that a full disk fails here and not after the rename."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())

@@ -75,3 +75,19 @@ class RulesError(BudgetnetError):
 
 class UsageError(BudgetnetError):
     """A command-line value that is invalid (the message names the flag)."""
+
+
+class StorageError(BudgetnetError):
+    """A fault of the machine where budgetnet reads or writes: a full disk, a read-only or
+    vanished path, an output path that is a file, a study database that cannot be used."""
+
+
+def os_cause(e: OSError) -> str:
+    """An OSError's cause in words, without its path: "no space left on device"."""
+    cause = (e.strerror or str(e) or type(e).__name__).rstrip(".")
+    return cause[0].lower() + cause[1:]
+
+
+def describe_os_error(e: OSError, doing: str, path) -> str:
+    """One line: the cause in words, what was being done, and the path."""
+    return f"{os_cause(e)} while {doing} {path}"

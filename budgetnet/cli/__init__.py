@@ -1,5 +1,6 @@
 """The `budgetnet` command line. Each command parses its arguments, calls one library function,
-formats the result and sets the exit code: 0 ok, 1 a verdict against you, 2 bad input."""
+formats the result and sets the exit code: 0 ok, 1 a verdict against you, 2 bad input or a fault
+of the machine (a full disk, a read-only path), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
 from __future__ import annotations
 
 import sys
@@ -7,20 +8,36 @@ import sys
 import typer
 from typer.core import TyperGroup
 
+from budgetnet import atomic
 from budgetnet.cli import bench, check, export, models, results, search, training
-from budgetnet.errors import BudgetnetError
+from budgetnet.errors import BudgetnetError, os_cause
 
 
 class _Group(TyperGroup):
-    """Turns every BudgetnetError into its one-line messages on stderr and exit code 2."""
+    """Turns every BudgetnetError into its one-line messages on stderr and exit code 2; so too an
+    OSError that no write path named (the machine's fault, never a traceback)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except BudgetnetError as e:
-            for line in str(e).splitlines():
-                print(f"error: {line}", file=sys.stderr)  # plain print: never wrapped
-            ctx.exit(2)
+            _fail(ctx, str(e).splitlines())
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            _fail(ctx, [f"{os_cause(e)}{where}"])
+        except Exception as e:
+            if not type(e).__module__.startswith("sqlalchemy"):
+                raise
+            cause = str(getattr(e, "orig", None) or e).splitlines()[0]  # the study database went away mid-run
+            _fail(ctx, [f"the study database failed: {cause}; the trials it holds are kept: run the same command "
+                        f"again to resume"])
+
+
+def _fail(ctx, lines: list[str]) -> None:
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)  # plain print: never wrapped
+    ctx.exit(2)
+
 
 
 app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -31,4 +48,5 @@ app.add_typer(bench.app, name="bench")
 
 
 def main() -> None:
+    atomic.exit_on_sigterm()
     app()

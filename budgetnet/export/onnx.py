@@ -32,7 +32,7 @@ from budgetnet import atomic
 from budgetnet.data.datasets import Dataset, normalize
 from budgetnet.compliance.inputs import sha256
 from budgetnet.compliance.report import read_record
-from budgetnet.errors import BudgetnetError
+from budgetnet.errors import BudgetnetError, StorageError, describe_os_error
 from budgetnet.training.checkpoint import load_checkpoint
 from budgetnet.training.runs import recorded_data
 
@@ -138,6 +138,8 @@ def export(checkpoint: str | Path, out: str | Path, int8: bool = False, data: st
     OUT/model_int8.onnx (int8) and OUT/export.json, each only once it has proven out."""
     require_runtime()
     checkpoint, out = Path(checkpoint), Path(out)
+    if out.exists() and not out.is_dir():
+        raise StorageError(f"--out {out}: is a file, not a folder")
     network, ckpt = load_checkpoint(checkpoint, backend="torch")  # the same weights, torch's ops
     if network.spec.is_text:
         raise ExportError(f"{checkpoint}: {network.spec.name} is a text model; export writes image classifiers "
@@ -152,35 +154,39 @@ def export(checkpoint: str | Path, out: str | Path, int8: bool = False, data: st
     record = {"format": RECORD_FORMAT, "checkpoint": {"path": str(checkpoint), "sha256": sha256(checkpoint)},
               "model": network.spec.name, "params": network.num_params(), "data": dataset.facts.to_dict(),
               "notes": notes, "torch_test_acc": torch_acc, "versions": _versions(), "files": {}}
-    with tempfile.TemporaryDirectory(dir=_parent(out)) as tmp:  # nothing lands in OUT before it proves out
-        fp32 = Path(tmp) / "model.onnx"
-        try:
-            _export_fp32(model, network.spec.input, fp32)
-        except Exception as e:  # the exporter's own errors are long; one line names the model
-            raise ExportError(f"{checkpoint}: torch's ONNX exporter cannot express {network.spec.name}: "
-                              f"{type(e).__name__}: {str(e).splitlines()[0][:160]}") from None
-        check = _compare(fp32, x_test, y_test, reference)
-        if check.max_abs_diff > FP32_TOLERANCE:
-            raise ExportError(f"{checkpoint}: the ONNX model's logits differ from PyTorch's by up to "
-                              f"{check.max_abs_diff:.2e} (> {FP32_TOLERANCE:g}); not written")
-        record["fp32"] = check.to_dict() | {"bytes": fp32.stat().st_size}
-        files = [(fp32, "model.onnx")]
-        if int8:
-            q = Path(tmp) / "model_int8.onnx"
-            calibration = _calibration(dataset)
-            _quantize(fp32, q, calibration)
-            quantized = _compare(q, x_test, y_test, reference)
-            if 1 - quantized.agreement > max_disagreement:
-                raise ExportError(f"{checkpoint}: int8 quantization changes {100 * (1 - quantized.agreement):.2f}% of "
-                                  f"the test predictions (> {100 * max_disagreement:g}%); not written")
-            record["int8"] = quantized.to_dict() | {"bytes": q.stat().st_size, "calibration_images": len(calibration),
-                                                    "max_disagreement": max_disagreement}
-            files.append((q, "model_int8.onnx"))
-        out.mkdir(parents=True, exist_ok=True)
-        for src, name in files:
-            with atomic.atomic_path(out / name) as dst:
-                dst.write_bytes(src.read_bytes())
-            record["files"][name] = {"path": str(out / name), "sha256": sha256(out / name)}
+    try:
+        with tempfile.TemporaryDirectory(dir=_parent(out)) as tmp:  # nothing lands in OUT before it proves out
+            fp32 = Path(tmp) / "model.onnx"
+            try:
+                _export_fp32(model, network.spec.input, fp32)
+            except OSError:
+                raise
+            except Exception as e:  # the exporter's own errors are long; one line names the model
+                raise ExportError(f"{checkpoint}: torch's ONNX exporter cannot express {network.spec.name}: "
+                                  f"{type(e).__name__}: {str(e).splitlines()[0][:160]}") from None
+            check = _compare(fp32, x_test, y_test, reference)
+            if check.max_abs_diff > FP32_TOLERANCE:
+                raise ExportError(f"{checkpoint}: the ONNX model's logits differ from PyTorch's by up to "
+                                  f"{check.max_abs_diff:.2e} (> {FP32_TOLERANCE:g}); not written")
+            record["fp32"] = check.to_dict() | {"bytes": fp32.stat().st_size}
+            files = [(fp32, "model.onnx")]
+            if int8:
+                q = Path(tmp) / "model_int8.onnx"
+                calibration = _calibration(dataset)
+                _quantize(fp32, q, calibration)
+                quantized = _compare(q, x_test, y_test, reference)
+                if 1 - quantized.agreement > max_disagreement:
+                    raise ExportError(f"{checkpoint}: int8 quantization changes {100 * (1 - quantized.agreement):.2f}% of "
+                                      f"the test predictions (> {100 * max_disagreement:g}%); not written")
+                record["int8"] = quantized.to_dict() | {"bytes": q.stat().st_size, "calibration_images": len(calibration),
+                                                        "max_disagreement": max_disagreement}
+                files.append((q, "model_int8.onnx"))
+            for src, name in files:
+                with atomic.atomic_path(out / name) as dst:
+                    dst.write_bytes(src.read_bytes())
+                record["files"][name] = {"path": str(out / name), "sha256": sha256(out / name)}
+    except OSError as e:  # a full disk, a read-only or vanished folder: the temp folder is gone, OUT untouched
+        raise StorageError(describe_os_error(e, "exporting to", out)) from None
     atomic.write_json(out / "export.json", record)
     return record
 

@@ -46,7 +46,7 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data: str | None = None, on_
     facts = describe(data)
     out, spec = Path(out), spec.fitted(facts.shape)
     if jobs > 1:  # one process a seed, one thread each (seedK/log.txt)
-        out.mkdir(parents=True, exist_ok=True)
+        atomic.make_dir(out)
         atomic.write_text(out / "spec.yaml", spec.to_yaml())
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for run_dir in pool.map(lambda seed: train_process(out / "spec.yaml", out / f"seed{seed}", seed,

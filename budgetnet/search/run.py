@@ -19,6 +19,7 @@ from typing import Callable, NoReturn
 import optuna
 import torch
 
+from budgetnet import atomic
 from budgetnet.model.compile import summarize
 from budgetnet.data.datasets import Dataset, load_dataset
 from budgetnet.errors import SpecError
@@ -411,7 +412,7 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     """Run (or resume) the study with `opts.workers` processes on the same storage."""
     quiet_optuna()
     opts = keep_study_settings(search, opts)
-    opts.out.mkdir(parents=True, exist_ok=True)
+    atomic.make_dir(opts.out)
     study = open_study(search, opts)  # create it (and enqueue references) once, before workers race
     if opts.workers <= 1:  # in this process: --threads applies here (it said "1 worker x 1 thread" and ran 2)
         if opts.threads:

@@ -25,6 +25,8 @@ import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+from budgetnet.errors import StorageError
+
 DEFAULT_HEARTBEAT = 10  # seconds
 
 
@@ -42,7 +44,22 @@ def make_storage(url: str, heartbeat: int | None = DEFAULT_HEARTBEAT) -> RDBStor
         if heartbeat:
             kwargs = {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat,
                       "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=3)}
-        return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        try:
+            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+        except sqlalchemy.exc.SQLAlchemyError as e:
+            raise StorageError(database_fault(url, e)) from None
+
+
+def database_fault(url: str, e: Exception) -> str:
+    """One line for a study database that cannot be used: which one, and why."""
+    cause = str(getattr(e, "orig", None) or e).splitlines()[0]
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1]
+        if "not a database" in cause or "malformed" in cause:
+            return (f"{path}: not a readable study database ({cause}); move it aside to start a new "
+                    f"study, or put back a good copy")
+        return f"{path}: the study database cannot be used: {cause}"
+    return f"the study database {sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)} cannot be used: {cause}"
 
 
 class SlotLock:

@@ -32,8 +32,8 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
     `resume=True` continues DIR/checkpoint.pt exactly where it was written. The checkpoint at the
     end of each epoch in `keep_epochs` is also kept as DIR/epochNN.pt (a waypoint: a run resumed
     from it continues this one exactly, see budgetnet.training.relay)."""
-    out = Path(out)
     spec = load_spec(x)
+    out = atomic.make_dir(out)  # before the data and hours of training: a fault costs a line now
     if spec.is_text:
         return _text_run(spec, out, epochs=epochs, seed=seed, subset=subset, data=data, backend=backend,
                          device=device, full_train=full_train, resume=resume, on_batch=on_batch, on_epoch=on_epoch)
@@ -129,7 +129,7 @@ class TrainProcess:
         self.run_dir, self.label, self._process = run_dir, label, None
         if (run_dir / "metrics.json").is_file():
             return
-        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic.make_dir(run_dir)
         cmd = [sys.executable, "-m", "budgetnet", "train", str(spec_path), "--out", str(run_dir), "--seed", str(seed),
                "--threads", str(threads)] + (["--full-train"] if full_train else [])
         cmd += (["--subset", str(subset)] if subset else []) + (["--data", str(data)] if data else [])

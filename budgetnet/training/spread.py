@@ -73,7 +73,7 @@ def measure(spec, out: str | Path, seed: int = 0, settings=DEFAULT_SETTINGS, ful
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:
         raise BudgetnetError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
-    out.mkdir(parents=True, exist_ok=True)
+    atomic.make_dir(out)
     spec_path = out / "spec.yaml"
     atomic.write_text(spec_path, spec.to_yaml())
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
