@@ -7,7 +7,7 @@ import torch
 
 from budgetnet.compliance.rules import check
 from budgetnet.errors import BudgetnetError
-from budgetnet.report.results import CI_SETTING, collect, confirm, table, write_results
+from budgetnet.report.results import CI_SETTING, collect, confirm, headline, table, write_results
 from budgetnet.spec.schema import load_spec
 from budgetnet.training.runs import evaluate_checkpoint
 
@@ -34,12 +34,14 @@ def test_confirm_and_collect(tmp_path):
     assert again["seeds"] == r["seeds"]
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- results:start -->\nstale\n<!-- results:end -->\nafter\n")
+    (reports / "README.md").write_text("# notebook\n<!-- results:start -->\n<!-- results:end -->\n")
     index = write_results(reports, readme)
     (model,) = index["models"]
     assert model["test_acc"] == {"0": r["seeds"][0]["test_acc"], "1": r["seeds"][1]["test_acc"]}
     assert (tmp_path / model["checkpoint"]).is_file() and (tmp_path / model["spec"]).is_file()
     text = readme.read_text()
-    assert "stale" not in text and table(index) in text and text.endswith("after\n")
+    assert "stale" not in text and table(index, headline(index)) in text and text.endswith("after\n")
+    assert table(index).replace("](reports/", "](") in (reports / "README.md").read_text()
     assert (reports / "pareto.png").is_file() and (reports / "deployment.png").is_file() and collect(reports) == json.loads((reports / "results.json").read_text())
 
 
@@ -130,8 +132,8 @@ def test_the_committed_index_is_what_budgetnet_results_generates():
     files; a confirmation committed without rerunning `budgetnet results` fails here."""
     committed = json.loads(RESULTS.read_text())
     assert collect(ROOT / "reports", committed["flagship"]) == committed
-    readme = (ROOT / "README.md").read_text()
-    assert table(committed) in readme
+    assert table(committed, headline(committed)) in (ROOT / "README.md").read_text()
+    assert table(committed).replace("](reports/", "](") in (ROOT / "reports" / "README.md").read_text()
 
 
 @pytest.mark.integration

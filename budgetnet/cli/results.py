@@ -60,8 +60,9 @@ def results(reports: Path = typer.Option(Path("reports"), help="Directory search
             readme: Optional[Path] = typer.Option(Path("README.md"), help="README whose results block is regenerated."),
             flagship: Optional[str] = typer.Option(None, help="Model CI retrains from scratch, by label: its name, or \"NAME (PARAMS)\" where names repeat (kept from the last run if omitted).")):
     """Write reports/results.json, reports/pareto.png and reports/deployment.png (accuracy against
-    peak RAM) from every confirm.json, and regenerate
-    the README's results table from them."""
+    peak RAM) from every confirm.json, and regenerate from them the README's results table (the
+    flagship, the smallest model reaching the target, the deployment model) and the full table in
+    reports/README.md."""
     from budgetnet.report.results import table, write_results
 
     index = write_results(reports, readme, flagship)
