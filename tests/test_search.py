@@ -149,3 +149,16 @@ def test_enqueued_points_run_first_and_only_once(tmp_path):
     assert sum(t.params == trials[0].params for t in trials) == 1
     bad = runner.invoke(app, ["search", "under7k", "--enqueue", str(tmp_path / "missing.yaml"), "--out", str(out)])
     assert bad.exit_code == 2 and "missing.yaml: file not found" in bad.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_training_trial_shows_each_epoch_with_its_validation_accuracy(tmp_path, workers):
+    r = runner.invoke(app, ["search", "--max-params", "7000", "--trials", str(workers), "--rungs", "3", "--subset",
+                            "256", "--workers", str(workers), "--threads", "1", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    for trial in range(workers):
+        lines = [l for l in r.output.splitlines() if f"trial {trial} rung 0 epoch" in l]
+        assert [l.split("epoch ")[1].split()[0] for l in lines] in (["1/3", "2/3"], ["2/3"], ["1/3"]), r.output
+        assert all(" val " in l and l.endswith("%") for l in lines)
+    assert sum("rung 0 epoch" in l for l in r.output.splitlines()) >= workers

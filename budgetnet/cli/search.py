@@ -90,7 +90,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     report = TrialReport(s.min_accuracy, s.budget.max_params, start, opts.timeout, trials, n)
     try:
         with report:
-            study = run_search(s, opts, report.on_trial)
+            study = run_search(s, opts, report.on_trial, report.on_progress)
     except KeyboardInterrupt:
         console.print(f"interrupted: the study in {opts.storage_url()} keeps every finished trial; rerun the same "
                       "command to resume (the interrupted trial runs again)", markup=False)
@@ -153,6 +153,7 @@ class TrialReport:
         self.trained = 0
         self.first_feasible: float | None = None
         self.progress = self.task = None
+        self.training: dict[int, str] = {}  # trial number -> its last epoch, while it trains
         self._stop = threading.Event()
 
     def __enter__(self):
@@ -178,7 +179,23 @@ class TrialReport:
 
     def _description(self) -> str:
         best = f"best val {100 * self.best:.2f}%" if self.best is not None else "no trial finished yet"
-        return f"{self.trained} trained, {best}"
+        training = "".join(f"; {text}" for text in self.training.values())
+        return f"{self.trained} trained, {best}{training}"
+
+    def on_progress(self, number: int, rung: int, live: dict) -> None:
+        """A trial still training finished an epoch: at a terminal the bar says so; in a log, a
+        line per epoch before its last (the trial's own line follows that one)."""
+        val = f" val {100 * live['val_acc']:.2f}%" if live.get("val_acc") is not None else ""
+        text = f"trial {number} rung {rung} epoch {live['epoch']}/{live['epochs']}{val}"
+        if live["epoch"] >= live["epochs"]:
+            self.training.pop(number, None)
+        else:
+            self.training[number] = text
+        if self.progress:
+            self.progress.update(self.task, description=self._description())
+        elif live["epoch"] < live["epochs"]:  # the last epoch's line is the trial's own
+            elapsed = time.perf_counter() - self.start
+            console.print(f"  [{elapsed / 60:5.1f} min]   {text}", markup=False, highlight=False)
 
     def on_trial(self, study, trial):
         if self.best is None:  # a resumed study: "best" is the study's, not this session's
@@ -186,6 +203,7 @@ class TrialReport:
             self.best = max(done) if done else None
         rec = TrialRecord.of(trial)
         status = status_of(trial)
+        self.training.pop(trial.number, None)
         if status == "deferred":  # not trained; the summary counts them
             return
         elapsed = time.perf_counter() - self.start

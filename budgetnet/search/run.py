@@ -144,7 +144,11 @@ def _enqueued(trial: optuna.Trial) -> bool:
     return "fixed_params" in trial.storage.get_trial_system_attrs(trial._trial_id)
 
 
-def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Callable:
+LIVE = "live"  # a training trial's last epoch: {"epoch", "epochs", "val_acc"}
+
+
+def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
+                   on_progress: Callable | None = None) -> Callable:
     rungs = rung_list(search, opts)
     top_epochs = rungs[-1]
     images = len(data.train)
@@ -206,6 +210,10 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset) -> Cal
 
         def on_epoch(stat, result):
             history.append(stat.val_acc)
+            live = {"epoch": stat.epoch, "epochs": spec.train.epochs, "val_acc": stat.val_acc}
+            trial.set_user_attr(LIVE, live)  # the command that started this worker shows it (_watch)
+            if on_progress:
+                on_progress(trial.number, rec.rung, live)
             if opts.objective == "accuracy":  # under rungs the pruner never prunes
                 trial.report(stat.val_acc, stat.epoch)
                 if trial.should_prune():
@@ -303,7 +311,8 @@ def _slots(study: optuna.Study) -> tuple[int, int]:
 
 
 def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None,
-               orphaned: Callable[[], bool] = lambda: False, study: optuna.Study | None = None) -> None:
+               orphaned: Callable[[], bool] = lambda: False, study: optuna.Study | None = None,
+               on_progress: Callable | None = None) -> None:
     """One worker: run trials until the study holds exactly `opts.trials` trained trials.
 
     Counting and starting the next trial happen under a study-wide lock (see
@@ -315,7 +324,7 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     rungs = rung_list(search, opts)
     data = load_dataset(opts.data, subset=opts.subset)
     study = study or open_study(search, opts)  # each worker process opens it once
-    objective = make_objective(search, opts, data)
+    objective = make_objective(search, opts, data, on_progress)
     lock = SlotLock(opts.storage_url(), study.study_name)  # the same lock open_study took
     deadline = time.monotonic() + opts.timeout if opts.timeout else None
     over_budget_streak = fail_streak = 0
@@ -408,8 +417,11 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None) -> optuna.Study:
-    """Run (or resume) the study with `opts.workers` processes on the same storage."""
+def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None = None,
+               on_progress: Callable | None = None) -> optuna.Study:
+    """Run (or resume) the study with `opts.workers` processes on the same storage. `on_trial(study,
+    trial)` runs as each trial finishes; `on_progress(number, rung, live)` after each epoch of a
+    trial still training (`live`: epoch, epochs, val_acc)."""
     quiet_optuna()
     opts = keep_study_settings(search, opts)
     atomic.make_dir(opts.out)
@@ -417,7 +429,7 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     if opts.workers <= 1:  # in this process: --threads applies here (it said "1 worker x 1 thread" and ran 2)
         if opts.threads:
             torch.set_num_threads(opts.threads)
-        run_worker(search, opts, on_trial, study=study)
+        run_worker(search, opts, on_trial, study=study, on_progress=on_progress)
     else:
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
@@ -426,16 +438,23 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
                  for i in range(opts.workers)]
         for p in procs:
             p.start()
-        _watch(study, procs, on_trial)
+        _watch(study, procs, on_trial, on_progress)
     return study
 
 
-def _watch(study: optuna.Study, procs, on_trial: Callable | None, every: float = 2.0) -> None:
-    """While worker processes run, report each trial as it finishes (the live view)."""
+def _watch(study: optuna.Study, procs, on_trial: Callable | None, on_progress: Callable | None = None,
+           every: float = 2.0) -> None:
+    """While worker processes run, report each trial's epochs as its worker records them, and
+    each trial as it finishes (the live view)."""
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    shown: dict[int, dict] = {}
     while True:
         alive = any(p.is_alive() for p in procs)
         for t in study.get_trials(deepcopy=False):
+            live = t.user_attrs.get(LIVE)
+            if on_progress and t.state == optuna.trial.TrialState.RUNNING and live and shown.get(t.number) != live:
+                shown[t.number] = live
+                on_progress(t.number, TrialRecord.of(t).rung, live)
             if t.state.is_finished() and t.number not in seen:
                 seen.add(t.number)
                 if on_trial:
