@@ -6,4 +6,4 @@ from budgetnet.compliance.rules import check
 
 __all__ = ["load_spec", "summarize", "build", "count_params", "check", "zoo_names", "Spec", "Summary", "Network",
            "BudgetnetError", "SpecError", "DataError", "CheckpointError"]
-__version__ = "0.1.0"
+from budgetnet.versions import __version__

@@ -5,7 +5,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "budgetnet"
 # lower floors know nothing of higher ones
-FLOORS = {"errors": 0, "atomic": 0, "figures": 0,
+FLOORS = {"errors": 0, "figures": 0, "versions": 0,
+          "atomic": 0.5,  # atomic writes report a machine's faults as errors
           "data": 1, "spec": 1,
           "model": 2,
           "training": 3,

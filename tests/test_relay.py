@@ -69,6 +69,19 @@ def test_same_state_compares_everything_but_timings(tmp_path):
     assert not same_state(tmp_path / "a" / "epoch01.pt", tmp_path / "a" / "checkpoint.pt")  # final: no state
 
 
+def test_a_waypoint_that_names_no_engine_is_a_reference_engine_state(tmp_path):
+    spec = load_spec("mnistnet3").to_dict()
+    spec["train"] = {**spec.get("train", {}), "engine": "reference"}
+    train_run(spec, tmp_path / "a", epochs=1, subset=128, seed=0, full_train=True, keep_epochs={1})
+    a = torch.load(tmp_path / "a" / "epoch01.pt", weights_only=True)
+    del a["resume"]["metrics"]["engine"]  # as the committed waypoints are
+    torch.save(a, tmp_path / "unnamed.pt")
+    assert same_state(tmp_path / "a" / "epoch01.pt", tmp_path / "unnamed.pt")
+    a["resume"]["metrics"]["engine"] = "fast"
+    torch.save(a, tmp_path / "fast.pt")
+    assert not same_state(tmp_path / "a" / "epoch01.pt", tmp_path / "fast.pt")
+
+
 def test_keep_epochs_takes_ranges_and_refuses_nonsense(tmp_path):
     result = runner.invoke(app, ["train", "mnistnet3", "--out", str(tmp_path / "r"), "--epochs", "2",
                                  "--subset", "64", "--full-train", "--keep-epochs", "1-1,2"])

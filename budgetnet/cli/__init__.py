@@ -3,6 +3,7 @@ formats the result and sets the exit code: 0 ok, 1 a verdict against you, 2 bad 
 of the machine (a full disk, a read-only path), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
 from __future__ import annotations
 
+import inspect
 import sys
 
 import typer
@@ -45,6 +46,20 @@ app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty
 for module in (models, training, check, search, results, export):
     module.register(app)
 app.add_typer(bench.app, name="bench")
+
+
+def _reflow(typer_app: typer.Typer) -> None:
+    """Join each help paragraph's lines, so `--help` wraps them to the terminal (the docstrings'
+    own line breaks would cut sentences next to rich's wrapping)."""
+    for command in typer_app.registered_commands:
+        doc = command.callback.__doc__
+        if doc:
+            paragraphs = inspect.cleandoc(doc).split("\n\n")
+            command.callback.__doc__ = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+for _app in (app, bench.app):
+    _reflow(_app)
 
 
 def main() -> None:

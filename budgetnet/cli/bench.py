@@ -253,7 +253,8 @@ def workers(spec: str = typer.Option("best_lean7k", help="Spec trained by every 
 def cost(root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/)."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """The search's cost model refitted on the committed studies' trained trials: seconds per
-    epoch from MACs and activation elements, against MACs alone (R^2, rank correlation)."""
+    epoch from MACs and activation elements, against MACs alone (R^2, rank correlation). For
+    maintainers: it reads the studies under reports/ of a budgetnet checkout."""
     from budgetnet.search.cost import fit
 
     r = fit(root)
@@ -268,14 +269,15 @@ def cost(root: Path = typer.Option(Path("."), help="Repository root (the committ
 
 
 @app.command()
-def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--setting", help="Low-fidelity settings (repeatable): 1ep (today's rung 0), 2ep, 3ep (rung 0 until issue 27), 3ep-third (3 epochs on a third of the images), 7ep (the middle rung of --rungs 3,7,15)."),
+def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--setting", help="Low-fidelity settings (repeatable): 1ep (the default rung 0), 2ep, 3ep (a 3-epoch rung 0), 3ep-third (3 epochs on a third of the images), 7ep (the middle rung of --rungs 3,7,15)."),
           out: Path = typer.Option(Path("reports/fidelity"), help="Directory: runs/ (one JSON per run, resumable), rungs.json, rungs.png."),
           root: Path = typer.Option(Path("."), help="Repository root (the committed studies are under reports/)."),
           jobs: int = typer.Option(1, min=1, help="Runs trained at once, each in its own process with one thread; one job per core."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Low rungs ranked: each setting's validation accuracy against the 15-epoch one on the
     committed studies' candidates (Spearman within each budget, a bootstrap interval, the top
-    third kept) and its cost (training samples, seconds here)."""
+    third kept) and its cost (training samples, seconds here). For maintainers: it reads the
+    studies under reports/ of a budgetnet checkout."""
     from budgetnet.search.fidelity import SETTINGS, bench_rungs
 
     unknown = [s for s in settings if s not in SETTINGS]

@@ -40,7 +40,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            backend: Optional[str] = typer.Option(None, help="torch or custom; default: the template's."),
            device: str = typer.Option("auto", help="cpu, cuda, ... (auto: cuda when available)."),
            data: Optional[str] = data_option(),
-           cost_ramp: Optional[float] = typer.Option(None, min=0, help="Cost-aware start: for the first S seconds a new sample predicted to train longer than a rising quantile of the family's costs (the median at first, all of them at S) waits; 0 (the default) turns it off. 1800 was measured: see README, Search power. A resumed study keeps its own."),
+           cost_ramp: Optional[float] = typer.Option(None, min=0, help="Cost-aware start: for the first S seconds a new sample predicted to train longer than a rising quantile of the family's costs (the median at first, all of them at S) waits; 0 (the default) turns it off. reports/search_power has the measurements. A resumed study keeps its own."),
            startup: Optional[Startup] = typer.Option(None, help="Start-up points before TPE: random (uniform, the default) or sobol (quasi-random, even coverage). A resumed study keeps its own."),
            prior: Optional[bool] = typer.Option(None, help="Start TPE from the observations of the project's committed MNIST studies of the general family (never trained again, never a winner); not a warm start: no shipped model runs. Default off; a resumed study keeps its own."),
            heartbeat: int = typer.Option(10, min=1, help="Heartbeat seconds: a trial whose worker died is failed after 3 missed beats and retried."),

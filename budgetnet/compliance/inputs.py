@@ -3,7 +3,7 @@
 - a spec (YAML path or zoo name): everything, counted from the spec;
 - `path/to/net.py:ClassName`: the user's `nn.Module` class, imported from its file (its folder
   first on sys.path, as pytest does) and built with `--kwargs`; counted by one forward pass on
-  an `--input C,H,W` zero image (budgetnet.modelcount);
+  an `--input C,H,W` zero image (budgetnet.compliance.modelcount);
 - a weights file: a budgetnet checkpoint (its embedded spec is counted), a `.pt`/`.pth`
   state_dict, or a `.safetensors` file. Without an architecture only parameters can be counted:
   every floating-point tensor is a parameter except buffers, told apart by name: BN running

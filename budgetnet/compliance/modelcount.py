@@ -1,5 +1,5 @@
 """Counting a live `nn.Module` (a user's class, not a spec) with one forward pass, in the same
-convention as the spec accounting (budgetnet.ops), so the two agree on every zoo model:
+convention as the spec accounting (budgetnet.spec.ops), so the two agree on every zoo model:
 
 - params: elements of the trainable parameters (`requires_grad`); buffers (BN running
   statistics, counters) are counted apart and never as parameters;
@@ -139,7 +139,7 @@ def _int8_bytes(order) -> int:
 
 def _receptive_field(order, extent: int | None) -> int | None:
     """The classic receptive field over the leaf layers in the order they ran (the spec's
-    convention, budgetnet.geometry: a layer mixing every position adds (extent - 1) * jump), or
+    convention, budgetnet.spec.geometry: a layer mixing every position adds (extent - 1) * jump), or
     None where a layer is not a plain conv/pool-stack layer."""
     if extent is None:
         return None

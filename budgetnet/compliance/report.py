@@ -11,6 +11,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from budgetnet import atomic
+from budgetnet.versions import versions
 from budgetnet.compliance.rules import FileResult, Rules, check
 from budgetnet.errors import BudgetnetError
 from budgetnet.compliance.inputs import sha256
@@ -84,13 +85,7 @@ def github_annotations(results: list[FileResult]) -> list[str]:
 
 # ------------------------------------------------------------------------------ audit record
 def _versions() -> dict:
-    import torch
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        ours = version("budgetnet")
-    except PackageNotFoundError:
-        ours = "unknown"
-    return {"budgetnet": ours, "torch": torch.__version__, "python": platform.python_version()}
+    return versions()
 
 
 def record(results: list[FileResult], exit_code: int, options: dict) -> dict:

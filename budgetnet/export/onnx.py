@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from budgetnet import atomic
+from budgetnet.versions import versions
 from budgetnet.data.datasets import Dataset, normalize
 from budgetnet.compliance.inputs import sha256
 from budgetnet.compliance.report import read_record
@@ -235,6 +236,4 @@ def _parent(out: Path) -> Path:
 def _versions() -> dict:
     import onnx
     import onnxruntime
-    import budgetnet
-    return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-            "budgetnet": getattr(budgetnet, "__version__", "0.1.0"), "python": platform.python_version()}
+    return versions(onnx=onnx.__version__, onnxruntime=onnxruntime.__version__)

@@ -1,5 +1,5 @@
 """Backends: the leaf layers a spec compiles onto. `torch` uses torch.nn; `custom` uses the
-from-scratch layers of `budgetnet.layers`. Both give identical parameter names and shapes."""
+from-scratch layers of `budgetnet.model.layers`. Both give identical parameter names and shapes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -29,9 +29,9 @@ CORES = os.cpu_count() or 1
 # with its hand-picked references, as it always ran: the warm-start flag applies to the others)
 SETUPS = {
     "default": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1}),
-    # the default before issue 27's lever 3 (rung 0 of 3 epochs, not 1)
+    # the default with a 3-epoch rung 0
     "rungs-3-15": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "rungs": (3, 15)}),
-    # issue 27's levers: Sobol start-up and the cost-aware first half hour, then with the prior too
+    # the levers: Sobol start-up and the cost-aware first half hour, then with the prior too
     "sobol-cost": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.sobol,
                                "cost_ramp": 1800.0}),
     "sobol-cost-prior": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "startup": Startup.sobol,
@@ -89,7 +89,7 @@ def measure_setup(name: str, study: optuna.Study, out: Path, max_params: int, ti
             "workers": overrides["workers"], "threads_per_worker": overrides["threads"],
             "pruner": overrides["pruner"], "rungs": recorded.rungs,  # a study from before the record: its reference
             "warm_start": bool(search.reference) if recorded.warm_start is None else recorded.warm_start,
-            # what the study recorded (a study from before issue 27 recorded none: random, no ramp, no prior)
+            # what the study recorded (a study that recorded none: random, no ramp, no prior)
             "startup": recorded.startup or "random", "cost_ramp_s": recorded.cost_ramp or 0.0,
             "prior": bool(recorded.prior),
             "timeout_s": timeout, "wall_s": round(tl.wall_seconds, 1), "trained_trials": tl.trained,

@@ -57,11 +57,12 @@ def fit(root: Path) -> dict:
     from budgetnet.model.compile import summarize
     from budgetnet.search.definition import load_search
     from budgetnet.search.record import records
+    from budgetnet.search.storage import committed_study
 
     rows, seconds = [], []
     for path, budget in FIT_STUDIES:
         family = load_search("general").with_budget(max_params=budget)
-        url = f"sqlite:///{(root / path).resolve()}"
+        url = committed_study(root, path, "budgetnet bench cost")
         for name in optuna.get_all_study_names(url):
             for t, rec in records(optuna.load_study(study_name=name, storage=url)):
                 if rec.trained and rec.epochs_run:

@@ -1,4 +1,4 @@
-"""Search definitions (`budgetnet/searches/*.yaml`, the one home of the shipped ones): the range
+"""Search definitions (`budgetnet/search/searches/*.yaml`, the one home of the shipped ones): the range
 of each searched value, the budget, the accuracy target and reference configs to run first; and
 either a template spec with `$holes` (family: template) or the general CNN family filled to the
 budget (family: general, budgetnet/search/space.py)."""

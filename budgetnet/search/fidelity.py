@@ -61,10 +61,11 @@ def references(root: Path, studies=STUDIES) -> list[Reference]:
 
     from budgetnet.search.definition import load_search
     from budgetnet.search.record import StudyRecord, records
+    from budgetnet.search.storage import committed_study
 
     refs: dict[tuple, Reference] = {}
     for folder in studies:
-        url = f"sqlite:///{(root / folder / 'study.db').resolve()}"
+        url = committed_study(root, f"{folder}/study.db", "budgetnet bench rungs")
         for name in optuna.get_all_study_names(url):
             study = optuna.load_study(study_name=name, storage=url)
             budget = StudyRecord.of(study).budget["max_params"]

@@ -46,14 +46,14 @@ class SearchOptions:
     device: str | None = None
     objective: Objective = Objective.accuracy
     pruner: Pruner = Pruner.rungs
-    rungs: tuple[int, ...] | None = None  # rung epochs; default budgetnet.rungs.rung_epochs(max epochs)
+    rungs: tuple[int, ...] | None = None  # rung epochs; default budgetnet.search.rungs.rung_epochs(max epochs)
     warm_start: bool = True          # run the definition's reference configs first
     enqueue: tuple[dict, ...] = ()   # points of the space to run first (search --enqueue FILE)
     threads: int | None = None       # torch threads per worker; default cores // workers
     worker: int = 0                  # index of this worker process (its sampler's seed is seed + 1000 * worker)
     data: str | None = None          # what --data names (None: the embedded MNIST)
-    heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.storage)
-    # issue 27's levers, off by default: one 30-minute benchmark each did not measure them better
+    heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.search.storage)
+    # levers off by default: one 30-minute benchmark each did not measure them better (reports/search_power)
     # (reports/search_power)
     cost_ramp: float = 0.0           # seconds of cost-aware start (budgetnet.search.cost); 0: off
     startup: Startup = Startup.random

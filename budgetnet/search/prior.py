@@ -3,7 +3,7 @@ before the first trial.
 
 `budgetnet prior` distils the rung-0 observations of the committed MNIST studies of the general
 family into `priors/general_mnist_1ep.json` (studies whose rung 0 is one epoch, today's default)
-and `priors/general_mnist_3ep.json` (3 epochs, the default before issue 27's lever 3): shipped; a
+and `priors/general_mnist_3ep.json` (3 epochs, for a 3-epoch rung 0): shipped; a
 test regenerates them and fails on drift. `search --prior` adds the one read at the study's rung-0
 epochs to a new study as finished trials with status `prior`: the sampler learns from them,
 nothing else sees them (never trained, promoted, counted or a winner).
@@ -23,6 +23,7 @@ from budgetnet import atomic
 from budgetnet.errors import UsageError
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.record import records
+from budgetnet.search.storage import committed_study
 
 PRIORS = Path(__file__).parent / "priors"
 # the committed default-search studies on MNIST (the same space as `general`), by the epochs of
@@ -53,7 +54,7 @@ def distil(root: Path, epochs: int) -> dict:
     `root`; a point two studies read alike (the same sampler seed's first trials) counted once."""
     observations, seen = [], set()
     for source in SOURCES[epochs]:
-        url = f"sqlite:///{(root / source).resolve()}"
+        url = committed_study(root, source, "budgetnet prior")
         for name in optuna.get_all_study_names(url):
             study = optuna.load_study(study_name=name, storage=url)
             for t, rec in records(study):

@@ -4,7 +4,7 @@ The budget is counted from the filled-in spec before anything is built: an over-
 ends at once (pruned, status `over_budget`, 0 training seconds) and its constraint value steers
 the TPE sampler away from that region (the general family fills every sample into the budget,
 so it has none). Fidelity is either successive halving over whole schedules (`rungs`, the
-default: budgetnet.rungs) or a pruner reading each trial's per-epoch validation curve.
+default: budgetnet.search.rungs) or a pruner reading each trial's per-epoch validation curve.
 The test set is never touched during the search.
 """
 from __future__ import annotations
@@ -316,7 +316,7 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     """One worker: run trials until the study holds exactly `opts.trials` trained trials.
 
     Counting and starting the next trial happen under a study-wide lock (see
-    budgetnet.storage), so any number of workers on any number of machines stop at exactly
+    budgetnet.search.storage), so any number of workers on any number of machines stop at exactly
     `opts.trials`; a dead worker's trial is failed by heartbeat and re-enqueued."""
     from budgetnet.search.storage import SlotLock, fail_stale
 
@@ -385,7 +385,7 @@ def running_elsewhere(study: optuna.Study) -> int:
 def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int, parent: int) -> None:
     import torch
     torch.set_num_threads(threads)
-    try:  # a worker whose command was killed finishes its trial and stops (seen: orphans ran on)
+    try:  # a worker whose command was killed finishes its trial and stops
         run_worker(SearchDef.model_validate(search_dict), opts, orphaned=lambda: os.getppid() != parent)
     except KeyboardInterrupt:  # Ctrl-C reaches every worker; the parent says the one line
         pass
@@ -426,7 +426,7 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     opts = keep_study_settings(search, opts)
     atomic.make_dir(opts.out)
     study = open_study(search, opts)  # create it (and enqueue references) once, before workers race
-    if opts.workers <= 1:  # in this process: --threads applies here (it said "1 worker x 1 thread" and ran 2)
+    if opts.workers <= 1:  # in this process, so --threads must apply here
         if opts.threads:
             torch.set_num_threads(opts.threads)
         run_worker(search, opts, on_trial, study=study, on_progress=on_progress)

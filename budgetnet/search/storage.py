@@ -25,7 +25,7 @@ import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
-from budgetnet.errors import StorageError
+from budgetnet.errors import StorageError, UsageError
 
 DEFAULT_HEARTBEAT = 10  # seconds
 
@@ -107,3 +107,13 @@ def fail_stale(study: optuna.Study) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+
+
+def committed_study(root: Path, path: str, command: str) -> str:
+    """The SQLite URL of a study committed in a budgetnet checkout, for the maintainers' commands
+    that refit from them; a UsageError where `root` is not such a checkout."""
+    db = Path(root) / path
+    if not db.is_file():
+        raise UsageError(f"{command} reads the studies committed in a budgetnet checkout ({path} under "
+                         f"{Path(root).resolve()} is missing); run it from the repository root, or pass --root")
+    return f"sqlite:///{db.resolve()}"

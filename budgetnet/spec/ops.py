@@ -2,7 +2,7 @@
 
 An op is a function `(Geometry, Args) -> Layer`. The Layer carries the output geometry,
 the exact parameter and MAC counts, and a `make(kit)` that builds the module on a backend
-(`budgetnet.backends`). Counting therefore never needs to build a network.
+(`budgetnet.model.backends`). Counting therefore never needs to build a network.
 
 MAC convention (torchinfo's): a conv or linear costs (weight + bias elements) per output
 position; attention adds its two T x T products; normalisation, activations, pooling: 0.

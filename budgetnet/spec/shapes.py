@@ -1,6 +1,6 @@
 """Shape inference: run every op's shape logic over a spec's rows, before any weight exists.
 
-Its own module so that `spec.py` (validation needs the shapes) and `compile.py` (accounting
+Its own module so that `spec/schema.py` (validation needs the shapes) and `model/compile.py` (accounting
 and building need them too) both import it and neither imports the other."""
 from __future__ import annotations
 

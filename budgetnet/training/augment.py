@@ -10,10 +10,6 @@ import torch.nn.functional as F
 from budgetnet.spec.schema import AugmentCfg
 
 
-def is_identity(cfg: AugmentCfg) -> bool:
-    return not (cfg.rotate or cfg.translate or cfg.scale or cfg.shear or cfg.hflip)
-
-
 def augment(x: torch.Tensor, cfg: AugmentCfg, generator: torch.Generator | None = None) -> torch.Tensor:
     """The recipe's augmentation of a batch: the random affine map, then (hflip) a mirror image
     for a random half. Each draws random numbers only when it is on, so a recipe without flips
