@@ -64,5 +64,5 @@ def test_bench_step_times_the_engines_against_plain_pytorch_and_profiles_them(tm
 def test_bench_step_refuses_an_unknown_variant_and_a_text_model():
     r = runner.invoke(app, ["bench", "step", "--variant", "eager"])
     assert r.exit_code == 2 and "unknown eager" in r.output
-    r = runner.invoke(app, ["bench", "step", "--spec", "transformer_000"])
+    r = runner.invoke(app, ["bench", "step", "--spec", "transformer_002"])
     assert r.exit_code == 2 and "reads text" in r.output

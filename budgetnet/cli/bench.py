@@ -204,7 +204,7 @@ def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", he
     to the first feasible trial (val >= floor, within budget), the best validation accuracy at
     10, 20, 30 and 60 minutes, and trials per hour. An absolute figure: run it on a quiet machine."""
     from budgetnet.search.bench import SETUPS, bench_search
-    from budgetnet.search.record import TrialRecord
+    from budgetnet.search.record import TrialRecord, TrialStatus
 
     unknown = [s for s in setups if s not in SETUPS]
     if unknown:
@@ -212,7 +212,7 @@ def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", he
 
     def on_trial(study, trial):
         rec = TrialRecord.of(trial)
-        if not as_json and rec.status != "deferred":
+        if not as_json and rec.status != TrialStatus.DEFERRED:
             val = f"val {100 * rec.val_acc:.2f}%" if rec.val_acc is not None else rec.status or ""
             console.print(f"  {study.study_name} trial {trial.number} rung {rec.rung} {val}", markup=False)
 

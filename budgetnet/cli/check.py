@@ -9,11 +9,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from budgetnet.compliance.rules import check_many, exit_code, load_rules
+from budgetnet.compliance.rules import VerdictStatus, check_many, exit_code, load_rules
 from budgetnet.errors import UsageError
 from budgetnet.cli.common import DATA_HELP, console, data_option, print_json
 
-STATUS_STYLE = {"pass": "green", "fail": "bold red", "skipped": "yellow"}
+STATUS_STYLE = {VerdictStatus.PASS: "green", VerdictStatus.FAIL: "bold red", VerdictStatus.SKIPPED: "yellow"}
 
 
 class Format(str, Enum):
@@ -129,7 +129,7 @@ def _print_file(r) -> None:
     if r.verdicts:
         console.print(table)
     word = "COMPLIES" if r.ok else "VIOLATES"
-    failing_first = sorted(r.verdicts, key=lambda v: v.status == "pass")
+    failing_first = sorted(r.verdicts, key=lambda v: v.status == VerdictStatus.PASS)
     reasons = "; ".join(v.message for v in failing_first) or "no rules apply"
     console.print(f"{word} {r.source}: {reasons}", style="green" if r.ok else "bold red", markup=False, emoji=False,
                   soft_wrap=True)

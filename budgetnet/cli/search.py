@@ -11,7 +11,7 @@ import typer
 
 from budgetnet.cli.common import console, data_option
 from budgetnet.search.options import Augment, Objective, Pruner, Startup
-from budgetnet.search.record import TrialRecord, is_feasible, records, status_of, wilson
+from budgetnet.search.record import TrialRecord, is_feasible, records, status_of, wilson, TrialStatus
 
 
 def search(search_file: Optional[str] = typer.Argument(None, help="Search definition (file or shipped name: general, lean7k, under7k, ...). Default: general, the CNN family filled to any budget."),
@@ -204,7 +204,7 @@ class TrialReport:
         rec = TrialRecord.of(trial)
         status = status_of(trial)
         self.training.pop(trial.number, None)
-        if status == "deferred":  # not trained; the summary counts them
+        if status == TrialStatus.DEFERRED:  # not trained; the summary counts them
             return
         elapsed = time.perf_counter() - self.start
         if rec.complete:
@@ -215,7 +215,7 @@ class TrialReport:
         acc = f"val {100 * rec.val_acc:.2f}%{_interval(rec.val_acc, self.val_images, short=True)}" \
             if rec.val_acc is not None else ""
         fill = f"fill {rec.fill:.2f}" if rec.fill is not None else ""
-        extra = rec.reason if status in ("over_budget", "invalid", "failed") else f"{rec.seconds:.0f}s"
+        extra = rec.reason if status in (TrialStatus.OVER_BUDGET, TrialStatus.INVALID, TrialStatus.FAILED) else f"{rec.seconds:.0f}s"
         line = (f"  [{elapsed / 60:5.1f} min] trial {trial.number:>3} rung {rec.rung} ({rec.epochs or '?'} ep) "
                 f"{status:<11} params {rec.params or 0:>6,} {fill:<9} {acc:<28} {extra}"
                 + (f"  best {100 * self.best:.2f}%" if self.best is not None else "")

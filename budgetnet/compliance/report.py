@@ -4,7 +4,6 @@ what verdicts, by which versions, when; and its verification later."""
 from __future__ import annotations
 
 import json
-import platform
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +11,7 @@ from xml.etree import ElementTree as ET
 
 from budgetnet import atomic
 from budgetnet.versions import versions
-from budgetnet.compliance.rules import FileResult, Rules, check
+from budgetnet.compliance.rules import FileResult, Rules, VerdictStatus, check
 from budgetnet.errors import BudgetnetError
 from budgetnet.compliance.inputs import sha256
 
@@ -36,10 +35,10 @@ def junit_xml(results: list[FileResult]) -> str:
         for v in r.verdicts:
             case = ET.SubElement(suite, "testcase", classname=r.source, name=v.rule)
             tests += 1
-            if v.status == "fail":
+            if v.status == VerdictStatus.FAIL:
                 ET.SubElement(case, "failure", message=v.message, type="budget").text = f"{v.actual_text} (limit {v.limit_text})"
                 failures += 1
-            elif v.status == "skipped":
+            elif v.status == VerdictStatus.SKIPPED:
                 ET.SubElement(case, "skipped", message=v.message)
                 skipped += 1
     for element in (suites, suite):
@@ -74,7 +73,7 @@ def github_annotations(results: list[FileResult]) -> list[str]:
                          f"{_escape_data(' | '.join(r.error_lines))}")
             continue
         for v in r.verdicts:
-            if v.status == "fail":
+            if v.status == VerdictStatus.FAIL:
                 lines.append(f"::error file={file},title={_escape_property('budgetnet check: ' + v.rule)}::"
                              f"{_escape_data(v.message)}")
         if r.ok:

@@ -8,11 +8,12 @@ measured by evaluating the checkpoint on the test set.
 from __future__ import annotations
 
 import glob
-
-import torch
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Optional
+
+import torch
 
 from pydantic import Field, PositiveInt, StrictStr, ValidationError
 
@@ -58,6 +59,15 @@ def rules_from(raw: dict, source: str) -> Rules:
     return rules
 
 
+class VerdictStatus(str, Enum):
+    """A rule's verdict on one input (written into JSON, JUnit and records as its string)."""
+    PASS = "pass"
+    FAIL = "fail"
+    SKIPPED = "skipped"  # the rule cannot be verified for this input: never counted as passed
+
+    __str__ = str.__str__
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One rule's verdict. `limit` and `actual` are numbers (None where unknown: a skipped rule);
@@ -67,13 +77,13 @@ class Verdict:
     comparison: str  # "<=" or ">="
     limit: int | float
     actual: int | float | None
-    status: str  # "pass", "fail" or "skipped"
+    status: VerdictStatus
     message: str
     unit: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.status != "fail"
+        return self.status != VerdictStatus.FAIL
 
     @property
     def limit_text(self) -> str:
@@ -142,13 +152,13 @@ def _upper(rule: str, actual: int | None, limit: int | None, unit: str = "", kin
     if actual is None:
         return _unknown(rule, "<=", limit, kind, unit)
     if actual <= limit:
-        return Verdict(rule, "<=", limit, actual, "pass",
+        return Verdict(rule, "<=", limit, actual, VerdictStatus.PASS,
                        f"{actual:,} <= {limit:,} {unit} ({limit - actual:,} to spare)", unit)
-    return Verdict(rule, "<=", limit, actual, "fail", f"{actual:,} > {limit:,} {unit}: over by {actual - limit:,}", unit)
+    return Verdict(rule, "<=", limit, actual, VerdictStatus.FAIL, f"{actual:,} > {limit:,} {unit}: over by {actual - limit:,}", unit)
 
 
 def _unknown(rule: str, comparison: str, limit, kind: str, unit: str = "") -> Verdict:
-    return Verdict(rule, comparison, limit, None, "skipped", f"{rule} not verified: unknown for a {kind} input", unit)
+    return Verdict(rule, comparison, limit, None, VerdictStatus.SKIPPED, f"{rule} not verified: unknown for a {kind} input", unit)
 
 
 def _peak(f: Facts, rules: Rules) -> Verdict | None:
@@ -178,7 +188,7 @@ def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, da
             continue
         n = f.ops[op]
         ok = n >= limit if comparison == ">=" else n <= limit
-        out.append(Verdict(rule, comparison, limit, n, "pass" if ok else "fail",
+        out.append(Verdict(rule, comparison, limit, n, VerdictStatus.PASS if ok else VerdictStatus.FAIL,
                            f"{op} used {n} time(s)" if n else f"{op} is not used", "uses"))
     if rules.min_rf is not None:
         if f.rf is None:
@@ -186,7 +196,7 @@ def evaluate_facts(f: Facts, rules: Rules, weights: str | Path | None = None, da
                                 if f.kind == "class" else f.kind, "pixels"))
         else:
             ok = f.rf >= rules.min_rf
-            out.append(Verdict("min_rf", ">=", rules.min_rf, f.rf, "pass" if ok else "fail",
+            out.append(Verdict("min_rf", ">=", rules.min_rf, f.rf, VerdictStatus.PASS if ok else VerdictStatus.FAIL,
                                f"receptive field {f.rf} {'>=' if ok else '<'} {rules.min_rf}", "pixels"))
     if rules.min_accuracy is not None:
         out.append(_accuracy(f, rules.min_accuracy, weights, data))
@@ -197,7 +207,7 @@ def _accuracy(f: Facts, minimum: float, weights, data) -> Verdict:
     if weights is None and f.kind == "checkpoint":
         weights = f.files[0]  # a checkpoint is its own weights
     if weights is None:
-        return Verdict("min_accuracy", ">=", minimum, None, "skipped", "not verified: no --weights checkpoint given",
+        return Verdict("min_accuracy", ">=", minimum, None, VerdictStatus.SKIPPED, "not verified: no --weights checkpoint given",
                        "accuracy")
     if f.kind in ("spec", "checkpoint"):
         from budgetnet.training.runs import evaluate_checkpoint  # only now: evaluation needs the data
@@ -210,11 +220,11 @@ def _accuracy(f: Facts, minimum: float, weights, data) -> Verdict:
         acc, on = _class_accuracy(f, weights, data)
         notes = ()
     else:
-        return Verdict("min_accuracy", ">=", minimum, None, "skipped",
+        return Verdict("min_accuracy", ">=", minimum, None, VerdictStatus.SKIPPED,
                        f"not verified: a {f.kind} file has no architecture", "accuracy")
     ok = acc >= minimum
     note = f" ({notes[0]})" if notes else ""
-    return Verdict("min_accuracy", ">=", minimum, round(acc, 6), "pass" if ok else "fail",
+    return Verdict("min_accuracy", ">=", minimum, round(acc, 6), VerdictStatus.PASS if ok else VerdictStatus.FAIL,
                    f"test accuracy {100 * acc:.2f}% {'>=' if ok else '<'} {100 * minimum:.2f}% on {on}{note}", "accuracy")
 
 

@@ -20,7 +20,6 @@ onnx, onnxruntime and onnxscript are the `export` extra: `pip install -e ".[expo
 from __future__ import annotations
 
 import importlib
-import platform
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from budgetnet.compliance.inputs import sha256
 from budgetnet.compliance.report import read_record
 from budgetnet.errors import BudgetnetError, StorageError, describe_os_error
 from budgetnet.training.checkpoint import load_checkpoint
-from budgetnet.training.runs import recorded_data
+from budgetnet.training.provenance import recorded_data
 
 RECORD_FORMAT = "budgetnet-export/1"
 FP32_TOLERANCE = 1e-3          # largest absolute logit difference an fp32 export may show

@@ -7,6 +7,7 @@ import pandas as pd
 
 from budgetnet.atomic import save_figure
 from budgetnet.figures import pyplot
+from budgetnet.search.record import TrialStatus
 
 
 def search_history(tl, path: str | Path, title: str, floor: float | None = None) -> None:
@@ -47,15 +48,15 @@ def search_pareto(df, path: str | Path, title: str, budget: int | None) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     if not df.empty:
-        done = df[(df["status"] == "complete") & df["val_acc"].notna()]
-        pruned = df[(df["status"] == "pruned") & df["val_acc"].notna()]
+        done = df[(df["status"] == TrialStatus.COMPLETE) & df["val_acc"].notna()]
+        pruned = df[(df["status"] == TrialStatus.PRUNED) & df["val_acc"].notna()]
         ax.scatter(done["params"], 100 * done["val_acc"], c="tab:blue", alpha=0.7, label="complete trials")
         ax.scatter(pruned["params"], 100 * pruned["val_acc"], c="tab:gray", marker="x", alpha=0.6,
                    label="pruned (accuracy when stopped)")
         front = done.sort_values("params")
         front = front[front["val_acc"] >= front["val_acc"].cummax()]
         ax.step(front["params"], 100 * front["val_acc"], where="post", color="tab:red", label="Pareto front (complete)")
-        over = df[df["status"] == "over_budget"]
+        over = df[df["status"] == TrialStatus.OVER_BUDGET]
         floor = df["val_acc"].min()
         if not over.empty and pd.notna(floor):
             ax.scatter(over["params"], [100 * floor] * len(over), marker="|", s=200, color="black",

@@ -2,15 +2,30 @@
 
 Optuna keeps it as the trial's user attributes; `TrialRecord.of` and `TrialRecord.save` are the
 one mapping between the two, so the search, rungs, timeline, reports and the command line read
-fields, never attribute strings. Records written before this module (the committed studies)
-read the same: the attribute names are the field names.
+fields, never attribute strings. The attribute names are the field names.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from enum import Enum
 from typing import Any
 
-TRAINED = ("complete", "pruned")  # statuses of trials that actually trained
+
+class TrialStatus(str, Enum):
+    """How a trial ended (kept in the study as its string: records read and compare the same)."""
+    COMPLETE = "complete"
+    PRUNED = "pruned"
+    OVER_BUDGET = "over_budget"   # counted from the spec over a limit: never built, never trained
+    DEFERRED = "deferred"         # the cost-aware start held it back: not trained
+    INVALID = "invalid"           # the sampled point makes no valid spec
+    INTERRUPTED = "interrupted"   # Ctrl-C: a resumed search runs it again
+    PRIOR = "prior"               # an observation of the prior, not a trial of this study
+    FAILED = "failed"             # an error, recorded as the trial's reason
+
+    __str__ = str.__str__
+
+
+TRAINED = (TrialStatus.COMPLETE, TrialStatus.PRUNED)  # statuses of trials that actually trained
 
 
 @dataclass(frozen=True)
@@ -29,8 +44,7 @@ class TrialRecord:
     arch: str = ""                    # the structure in one line
     predicted_s: float | None = None  # predicted top-rung training seconds (budgetnet.search.cost)
     # how it ended
-    # complete | pruned | over_budget | deferred | invalid | interrupted | prior; None while running
-    status: str | None = None
+    status: str | None = None         # a TrialStatus; None while running
     reason: str = ""                  # why it was not trained, or its error
     seconds: float = 0.0              # training seconds
     epochs_run: int = 0
@@ -62,7 +76,7 @@ class TrialRecord:
 
     @property
     def complete(self) -> bool:
-        return self.status == "complete"
+        return self.status == TrialStatus.COMPLETE
 
 
 @dataclass(frozen=True)
@@ -104,14 +118,14 @@ def status_of(trial) -> str:
     status = TrialRecord.of(trial).status
     if status:
         return status
-    return "failed" if trial.state.name == "FAIL" else trial.state.name.lower()
+    return TrialStatus.FAILED if trial.state.name == "FAIL" else trial.state.name.lower()
 
 
 def records(study) -> list[tuple[Any, TrialRecord]]:
     """(frozen trial, record) for every trial the study ran, in trial order (a prior's
     observations, budgetnet.search.prior, are the sampler's only)."""
     pairs = ((t, TrialRecord.of(t)) for t in study.get_trials(deepcopy=False))
-    return [(t, rec) for t, rec in pairs if rec.status != "prior"]
+    return [(t, rec) for t, rec in pairs if rec.status != TrialStatus.PRIOR]
 
 
 def is_feasible(val_acc: float | None, params: int | None, floor: float | None, max_params: int | None) -> bool:

@@ -14,7 +14,7 @@ import pandas as pd
 from budgetnet import atomic
 from budgetnet.data.datasets import describe, validation_size
 from budgetnet.search import plots
-from budgetnet.search.record import StudyRecord, TrialRecord, records, status_of, wilson
+from budgetnet.search.record import StudyRecord, TrialRecord, records, status_of, wilson, TrialStatus
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions
 from budgetnet.search.run import SearchSummary, rung_list
@@ -36,7 +36,7 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=None if rows else COLUMNS)
     if df.empty:
         return df
-    df["_rank"] = df["status"].map({"complete": 0, "pruned": 1}).fillna(2)
+    df["_rank"] = df["status"].map({TrialStatus.COMPLETE: 0, TrialStatus.PRUNED: 1}).fillna(2)
     return df.sort_values(["_rank", "val_acc", "params"], ascending=[True, False, True],
                           na_position="last").drop(columns="_rank").reset_index(drop=True)
 
@@ -54,11 +54,11 @@ def summarize_study(study: optuna.Study, search: SearchDef, opts: SearchOptions,
     # what the study ran (its record), not what today's options would run
     rungs = StudyRecord.of(study).rungs or rung_list(search, opts)
     return SearchSummary(
-        trials=len(trials), trained=len(trained), complete=status.count("complete"), pruned=status.count("pruned"),
-        over_budget=status.count("over_budget"), invalid=status.count("invalid"),
-        deferred=status.count("deferred"),
-        failed=sum(t.state == optuna.trial.TrialState.FAIL and rec.status != "deferred" for t, rec in trials),
-        over_budget_train_seconds=sum(rec.seconds for _, rec in trials if rec.status == "over_budget"),
+        trials=len(trials), trained=len(trained), complete=status.count(TrialStatus.COMPLETE), pruned=status.count(TrialStatus.PRUNED),
+        over_budget=status.count(TrialStatus.OVER_BUDGET), invalid=status.count(TrialStatus.INVALID),
+        deferred=status.count(TrialStatus.DEFERRED),
+        failed=sum(t.state == optuna.trial.TrialState.FAIL and rec.status != TrialStatus.DEFERRED for t, rec in trials),
+        over_budget_train_seconds=sum(rec.seconds for _, rec in trials if rec.status == TrialStatus.OVER_BUDGET),
         epochs_run=sum(rec.epochs_run for rec in trained),
         # a search without rungs or pruning trains every trial for the top rung's epochs
         epochs_full=max(rungs) * len(trained),

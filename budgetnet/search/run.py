@@ -27,7 +27,7 @@ from budgetnet.search.cost import CostCap, family_costs, predicted_seconds
 from budgetnet.search.rungs import next_promotion, rung_epochs
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions, Startup
-from budgetnet.search.record import StudyRecord, TrialRecord, records
+from budgetnet.search.record import StudyRecord, TrialRecord, records, TrialStatus
 from budgetnet.training.loop import train
 
 
@@ -165,7 +165,7 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
             deferred_in_a_row += 1
             raise
         except KeyboardInterrupt:  # marked, so that the resumed search runs it again
-            TrialRecord.of(trial).save(trial, status="interrupted")
+            TrialRecord.of(trial).save(trial, status=TrialStatus.INTERRUPTED)
             raise
         except (optuna.TrialPruned, SpecError):
             deferred_in_a_row = 0
@@ -184,7 +184,7 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
             cand = search.candidate(values, rungs[rec.rung] if opts.pruner == "rungs" else opts.epochs)
             spec = cand.spec
         except SpecError as e:
-            rec.save(trial, status="invalid", reason=e.issues[0].line("template")[:200])
+            rec.save(trial, status=TrialStatus.INVALID, reason=e.issues[0].line("template")[:200])
             _set_constraints(trial, search, None, None)
             raise optuna.TrialPruned("invalid spec") from None
         s = summarize(spec)
@@ -193,7 +193,7 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
                        **({"arch": cand.arch} if cand.arch else {}))
         reason = search.over_budget(s, spec.train.epochs)
         if reason:  # never built, never trained
-            rec.save(trial, status="over_budget", reason=reason, seconds=0.0)
+            rec.save(trial, status=TrialStatus.OVER_BUDGET, reason=reason, seconds=0.0)
             _set_constraints(trial, search, s.params, None)
             raise optuna.TrialPruned(reason)
         if rec.rung == 0:
@@ -203,7 +203,7 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
             why = "" if _enqueued(trial) else \
                 cap.defers(rec.predicted_s, _study_elapsed(trial.study), deferred_in_a_row)
             if why:
-                rec.save(trial, status="deferred", reason=why, seconds=0.0)
+                rec.save(trial, status=TrialStatus.DEFERRED, reason=why, seconds=0.0)
                 raise Deferred(why)
         start = time.perf_counter()
         history: list[float] = []
@@ -224,11 +224,11 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
                            eval_test=False, on_epoch=on_epoch)
         except optuna.TrialPruned:
             last = history[-1] if history else None
-            rec.save(trial, status="pruned", epochs_run=len(history), seconds=time.perf_counter() - start, val_acc=last)
+            rec.save(trial, status=TrialStatus.PRUNED, epochs_run=len(history), seconds=time.perf_counter() - start, val_acc=last)
             _set_constraints(trial, search, s.params, last)
             raise
         m = result.metrics
-        rec.save(trial, status="complete", epochs_run=m.epochs, seconds=m.seconds, val_acc=m.val_acc,
+        rec.save(trial, status=TrialStatus.COMPLETE, epochs_run=m.epochs, seconds=m.seconds, val_acc=m.val_acc,
                  best_val_acc=m.best_val_acc)
         _set_constraints(trial, search, s.params, m.val_acc)
         return (m.val_acc, s.params) if opts.objective == "pareto" else m.val_acc
@@ -295,7 +295,7 @@ def requeue_interrupted(study: optuna.Study) -> None:
     trials = records(study)
     retried = {rec.retry_of for _, rec in trials}
     for t, rec in trials:
-        if rec.status == "interrupted" and t.number not in retried and t.state == TrialState.FAIL:
+        if rec.status == TrialStatus.INTERRUPTED and t.number not in retried and t.state == TrialState.FAIL:
             again = replace(rec, retry_of=t.number)
             study.enqueue_trial(dict(t.params), user_attrs=again.start_attrs())
 
@@ -336,8 +336,8 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     def after_trial(study, trial):
         nonlocal over_budget_streak, fail_streak
         status = TrialRecord.of(trial).status
-        over_budget_streak = over_budget_streak + 1 if status == "over_budget" else 0
-        if status != "deferred":  # a deferred sample ends FAIL on purpose
+        over_budget_streak = over_budget_streak + 1 if status == TrialStatus.OVER_BUDGET else 0
+        if status != TrialStatus.DEFERRED:  # a deferred sample ends FAIL on purpose
             fail_streak = fail_streak + 1 if trial.state == optuna.trial.TrialState.FAIL else 0
         if on_trial:
             on_trial(study, trial)

@@ -139,9 +139,10 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     sched = make_scheduler(opt, cfg.scheduler, steps, epochs)
     gen = torch.Generator(device=dev).manual_seed(seed)
     stats = normalizer(data.mean, data.std, dev)  # once: the step only subtracts and divides
-    metrics = Metrics(spec.name, model.num_params(), 0, 0.0, None, None, None, seed, backend or spec.backend,
-                      str(dev), len(train_set), list(data.mean), list(data.std), torch.get_num_threads(),
-                      data=data.facts.to_dict(), engine=cfg.engine)
+    metrics = Metrics(name=spec.name, params=model.num_params(), epochs=0, seconds=0.0, val_acc=None, test_acc=None,
+                      best_val_acc=None, seed=seed, backend=backend or spec.backend, device=str(dev),
+                      train_images=len(train_set), mean=list(data.mean), std=list(data.std),
+                      threads=torch.get_num_threads(), data=data.facts.to_dict(), engine=cfg.engine)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
     teacher = Teacher(cfg.distill, dev, spec.origin) if cfg.distill else None
     result = TrainResult(model, metrics, opt, sched, gen, ema)

@@ -122,9 +122,11 @@ def train_text(spec: Spec | str, data: TextData, *, epochs: int | None = None, s
     steps = max(1, len(train_ids) // (cfg.batch_size * tokens))
     sched = make_scheduler(opt, cfg.scheduler, steps, epochs)
     gen = torch.Generator(device=dev).manual_seed(seed)
-    metrics = TextMetrics(spec.name, model.num_params(), 0, 0.0, None, None, None, None, None, seed,
-                          backend or spec.backend, str(dev), len(train_ids), cfg.batch_size * tokens,
-                          torch.get_num_threads(), data=data.facts.to_dict())
+    metrics = TextMetrics(name=spec.name, params=model.num_params(), epochs=0, seconds=0.0, val_loss=None,
+                          val_bpc=None, test_loss=None, test_bpc=None, best_val_bpc=None, seed=seed,
+                          backend=backend or spec.backend, device=str(dev), train_tokens=len(train_ids),
+                          tokens_per_step=cfg.batch_size * tokens, threads=torch.get_num_threads(),
+                          data=data.facts.to_dict())
     result = TextResult(model, metrics)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
@@ -182,7 +184,7 @@ def sample_checkpoint(path, *, chars: int, seed: int = 0, prompt: str = "\n", te
     corpus it records (or `data`, refused unless it is the same corpus); bad input is one line."""
     from budgetnet.errors import UsageError
     from budgetnet.training.checkpoint import load_checkpoint
-    from budgetnet.training.runs import recorded_text  # runs imports this module: late, like a plugin
+    from budgetnet.training.provenance import recorded_text
 
     model, ckpt = load_checkpoint(path)
     if not model.spec.is_text:
