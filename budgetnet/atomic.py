@@ -17,22 +17,33 @@ import torch
 from budgetnet.errors import StorageError, describe_os_error, os_cause
 
 
-def make_dir(path: str | Path, flag: str = "--out") -> Path:
-    """Create the output folder `path` (and its parents) and prove it takes a file, before any
-    work whose results would go there; a StorageError names the flag, the path and the cause."""
+def check_dir(path: str | Path, flag: str = "--out") -> Path:
+    """Prove that the output folder `path` can be made and written, before any work whose results
+    would go there, without creating it: a file is written into its nearest existing folder and
+    removed. A StorageError names the flag, the path and the cause."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise StorageError(f"{flag} {path}: is a file, not a folder")
+    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise StorageError(f"{flag} {path}: {existing} is a file, not a folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".budgetnet-probe.", dir=path)
+        fd, probe = tempfile.mkstemp(prefix=".budgetnet-probe.", dir=existing)
         try:
             os.write(fd, b"\0")
         finally:
             os.close(fd)
             os.unlink(probe)
-    except FileExistsError:  # a parent is a file
-        raise StorageError(f"{flag} {path}: a parent of it is a file, not a folder") from None
+    except OSError as e:
+        raise StorageError(f"{flag} {path}: {os_cause(e)}") from None
+    return path
+
+
+def make_dir(path: str | Path, flag: str = "--out") -> Path:
+    """`check_dir`, then create the folder (and its parents)."""
+    path = check_dir(path, flag)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StorageError(f"{flag} {path}: {os_cause(e)}") from None
     return path

@@ -76,7 +76,7 @@ def test_an_output_path_that_is_a_file_or_under_one_is_one_line(tmp_path, comman
     afile = tmp_path / "afile"
     afile.write_text("mine")
     one_line_error(runner.invoke(app, command + ["--out", str(afile)]), str(afile), "is a file, not a folder")
-    one_line_error(runner.invoke(app, command + ["--out", str(afile / "sub")]), str(afile / "sub"))
+    one_line_error(runner.invoke(app, command + ["--out", str(afile / "sub")]), str(afile / "sub"), "is a file")
     assert afile.read_text() == "mine"
 
 

@@ -117,7 +117,7 @@ def test_a_second_command_does_not_finalize_while_another_still_runs(tmp_path):
 
 
 def test_quartile_pruner_stops_only_the_bottom_quarter():
-    from budgetnet.search.run import make_pruner
+    from budgetnet.search.study import make_pruner
 
     study = optuna.create_study(direction="maximize", pruner=make_pruner("quartile", epochs=3))
     for final in [0.90, 0.95, 0.99, 0.97]:  # finished trials; bottom quartile ends at 0.9375

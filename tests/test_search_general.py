@@ -100,7 +100,7 @@ def test_bad_rungs_are_refused(tmp_path):
 
 @pytest.mark.integration
 def test_ctrl_c_prints_one_line_and_the_resume_reruns_the_interrupted_trial(tmp_path, monkeypatch):
-    import budgetnet.search.run as search_module
+    import budgetnet.search.objective as search_module
 
     real_train = search_module.train
     calls = {"n": 0}

@@ -108,7 +108,7 @@ def test_the_shipped_priors_are_distilled_from_the_committed_studies():
 
 def test_a_search_with_the_prior_reads_rung_0_at_its_epochs(tmp_path):
     from budgetnet.search.options import SearchOptions
-    from budgetnet.search.run import rung_list
+    from budgetnet.search.study import rung_list
     family = load_search("general")
     assert rung_list(family, SearchOptions(out=tmp_path)) == [1, 15]  # the default (bench rungs)
     assert rung_list(family, SearchOptions(out=tmp_path, prior=True)) == [1, 15]  # the 1-epoch prior
@@ -245,7 +245,7 @@ def _old_default_study(out: Path, search, startup="random", cost_ramp=0.0) -> No
 def test_a_resumed_study_keeps_the_rungs_it_recorded(tmp_path):
     from budgetnet.errors import UsageError
     from budgetnet.search.options import SearchOptions
-    from budgetnet.search.run import keep_study_settings, rung_list
+    from budgetnet.search.study import keep_study_settings, rung_list
 
     search = load_search("general").with_budget(max_params=3000)
     fresh = SearchOptions(out=tmp_path / "new")
@@ -263,7 +263,7 @@ def test_a_resumed_study_keeps_the_rungs_it_recorded(tmp_path):
 def test_a_resumed_study_keeps_the_sampler_settings_it_recorded_unless_told_otherwise(tmp_path):
     from budgetnet.errors import UsageError
     from budgetnet.search.options import SearchOptions, Startup
-    from budgetnet.search.run import keep_study_settings
+    from budgetnet.search.study import keep_study_settings
 
     search = load_search("general").with_budget(max_params=3000)
     _old_default_study(tmp_path / "old", search, startup="sobol", cost_ramp=1800.0)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -11,7 +10,7 @@ import typer
 
 from budgetnet.cli.common import console, data_option
 from budgetnet.search.options import Augment, Objective, Pruner, Startup
-from budgetnet.search.record import TrialRecord, is_feasible, records, status_of, wilson, TrialStatus
+from budgetnet.cli.search_view import TrialReport, interval_text
 
 
 def search(search_file: Optional[str] = typer.Argument(None, help="Search definition (file or shipped name: general, lean7k, under7k, ...). Default: general, the CNN family filled to any budget."),
@@ -49,33 +48,22 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     the same command resumes the study (an interrupted trial runs again with its seed). Outputs:
     leaderboard.csv/.md, best.yaml, best/ (checkpoint, metrics, curves), history.png (best
     validation accuracy against wall time), pareto.png, summary.json, command.txt."""
-    from budgetnet.search.rungs import parse_rungs
-    from budgetnet.search.options import SearchOptions
-    from budgetnet.search.run import keep_study_settings, rung_list, run_search, running_elsewhere
-    from budgetnet.search.definition import DEFAULT_SEARCH, load_points, load_search
     from budgetnet.search.report import budget_text, confirm_winner, finalize, floor_text
+    from budgetnet.search.run import run_search, running_elsewhere
+    from budgetnet.search.study import plan_search, rung_list
 
     from budgetnet.data.datasets import describe, validation_size
 
     facts = describe(data)
-    s = load_search(search_file or DEFAULT_SEARCH).for_command(
-        max_params, min_accuracy, facts, augment.value if augment else None, max_model_bytes=max_flash,
-        max_peak_activation_bytes=max_ram, max_macs=max_macs)
-    parsed_rungs = parse_rungs(rungs, epochs or s.top_epochs()) if rungs is not None else None
-    workers = workers or os.cpu_count() or 1
-    opts = SearchOptions(out=out, trials=trials, timeout=timeout or None, storage=storage, study_name=study_name,
-                         workers=workers, threads=threads, epochs=epochs, subset=subset, seed=seed, backend=backend,
-                         device=device, objective=objective, pruner=pruner, data=data, heartbeat=heartbeat,
-                         warm_start=warm_start, cost_ramp=cost_ramp or 0.0, startup=startup or Startup.random,
-                         prior=bool(prior),
-                         enqueue=load_points(enqueue, s) if enqueue else (),
-                         rungs=tuple(parsed_rungs) if parsed_rungs else None)
-    given = {name for name, value in (("startup", startup), ("prior", prior), ("cost_ramp", cost_ramp))
-             if value is not None}
-    opts = keep_study_settings(s, opts, given)  # a resumed study runs the rungs and sampler it recorded
-    if prior:  # before anything is written: the rungs this search runs, pruner and resumed record included
-        from budgetnet.search.prior import check_applies
-        check_applies(s, facts.is_mnist, rung_list(s, opts))
+    s, opts = plan_search(search_file, facts, max_params=max_params, max_flash=max_flash, max_ram=max_ram,
+                          max_macs=max_macs, min_accuracy=min_accuracy, augment=augment, rungs=rungs, enqueue=enqueue,
+                          startup=startup, prior=prior, cost_ramp=cost_ramp,
+                          options=dict(out=out, trials=trials, timeout=timeout or None, storage=storage,
+                                       study_name=study_name, workers=workers or os.cpu_count() or 1, threads=threads,
+                                       epochs=epochs, subset=subset, seed=seed, backend=backend, device=device,
+                                       objective=objective, pruner=pruner, data=data, heartbeat=heartbeat,
+                                       warm_start=warm_start))
+    workers = opts.workers
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
     stop = ", ".join(x for x in (f"{trials} trained trials" if trials else "", f"{timeout:.0f} s" if timeout else "") if x)
     console.print(f"search {s.name}: {s.description}; on {facts.name} ({'x'.join(map(str, facts.shape))}, "
@@ -110,7 +98,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     closest = ""
     if feasible is None and summary.best and s.min_accuracy is not None:  # how close the winner came
         b = summary.best
-        closest = f" (closest: trial {b['trial']}, val {100 * b['val_acc']:.2f}%{_interval(b['val_acc'], n)})"
+        closest = f" (closest: trial {b['trial']}, val {100 * b['val_acc']:.2f}%{interval_text(b['val_acc'], n)})"
     console.print("first feasible trial (val >= floor, within budget): "
                   + ("n/a (no floor)" if s.min_accuracy is None else
                      f"{feasible / 60:.1f} min after the search started" if feasible is not None else f"none yet{closest}"))
@@ -120,7 +108,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     b = summary.best
     test = f", test {100 * b['test_acc']:.2f}% (retrained, final epoch)" if "test_acc" in b else ""
     console.print(f"best: trial {b['trial']}, {b['params']:,} params, {b['epochs']} epochs, val "
-                  f"{100 * b['val_acc']:.2f}%{_interval(b['val_acc'], n)}{test} -> {out / 'best.yaml'}")
+                  f"{100 * b['val_acc']:.2f}%{interval_text(b['val_acc'], n)}{test} -> {out / 'best.yaml'}")
     if confirm:
         def on_epoch(stat, result):
             console.print(f"  confirm seed {result.metrics.seed} epoch {stat.epoch:>2} {stat.seconds:.0f}s")
@@ -131,99 +119,6 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
             f" ({'reaches' if r['median_test_acc'] >= s.min_accuracy else 'does not reach'} {100 * s.min_accuracy:.2f}%)"
         console.print(f"confirmed on all training images: test {accs}; median {100 * r['median_test_acc']:.2f}%"
                       f"{verdict} -> {out / 'confirm'}")
-
-
-def _interval(acc: float, n: int | None, short: bool = False) -> str:
-    """' (95% interval 99.14-99.58% on 5,000 images)', or '' when the validation size is unknown."""
-    if not n:
-        return ""
-    lo, hi = wilson(acc, n)
-    return f" ({100 * lo:.2f}-{100 * hi:.2f})" if short else f" (95% interval {100 * lo:.2f}-{100 * hi:.2f}% on {n:,} images)"
-
-
-class TrialReport:
-    """One line per finished trial (also into a file), and at a terminal a live bar with the
-    elapsed time and the time left."""
-
-    def __init__(self, floor: float | None, budget: int | None, start: float, timeout: float | None, trials: int | None,
-                 val_images: int | None = None):
-        self.floor, self.budget, self.start, self.timeout, self.trials = floor, budget, start, timeout, trials
-        self.val_images = val_images  # each trial's val is shown with its 95% interval on these images
-        self.best: float | None = None
-        self.trained = 0
-        self.first_feasible: float | None = None
-        self.progress = self.task = None
-        self.training: dict[int, str] = {}  # trial number -> its last epoch, while it trains
-        self._stop = threading.Event()
-
-    def __enter__(self):
-        if console.is_terminal and (self.timeout or self.trials):
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-            self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), TimeElapsedColumn(),
-                                     TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
-            self.task = self.progress.add_task(self._description(), total=self.timeout or self.trials)
-            self.progress.start()
-            if self.timeout:
-                threading.Thread(target=self._tick, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if self.progress:
-            self.progress.stop()
-        return False
-
-    def _tick(self):
-        while not self._stop.wait(1.0):
-            self.progress.update(self.task, completed=min(time.perf_counter() - self.start, self.timeout))
-
-    def _description(self) -> str:
-        best = f"best val {100 * self.best:.2f}%" if self.best is not None else "no trial finished yet"
-        training = "".join(f"; {text}" for text in self.training.values())
-        return f"{self.trained} trained, {best}{training}"
-
-    def on_progress(self, number: int, rung: int, live: dict) -> None:
-        """A trial still training finished an epoch: at a terminal the bar says so; in a log, a
-        line per epoch before its last (the trial's own line follows that one)."""
-        val = f" val {100 * live['val_acc']:.2f}%" if live.get("val_acc") is not None else ""
-        text = f"trial {number} rung {rung} epoch {live['epoch']}/{live['epochs']}{val}"
-        if live["epoch"] >= live["epochs"]:
-            self.training.pop(number, None)
-        else:
-            self.training[number] = text
-        if self.progress:
-            self.progress.update(self.task, description=self._description())
-        elif live["epoch"] < live["epochs"]:  # the last epoch's line is the trial's own
-            elapsed = time.perf_counter() - self.start
-            console.print(f"  [{elapsed / 60:5.1f} min]   {text}", markup=False, highlight=False)
-
-    def on_trial(self, study, trial):
-        if self.best is None:  # a resumed study: "best" is the study's, not this session's
-            done = [r.val_acc for _, r in records(study) if r.complete and r.val_acc is not None]
-            self.best = max(done) if done else None
-        rec = TrialRecord.of(trial)
-        status = status_of(trial)
-        self.training.pop(trial.number, None)
-        if status == TrialStatus.DEFERRED:  # not trained; the summary counts them
-            return
-        elapsed = time.perf_counter() - self.start
-        if rec.complete:
-            self.best = rec.val_acc if self.best is None else max(self.best, rec.val_acc)
-            if self.first_feasible is None and is_feasible(rec.val_acc, rec.params, self.floor, self.budget):
-                self.first_feasible = elapsed
-        self.trained += rec.trained
-        acc = f"val {100 * rec.val_acc:.2f}%{_interval(rec.val_acc, self.val_images, short=True)}" \
-            if rec.val_acc is not None else ""
-        fill = f"fill {rec.fill:.2f}" if rec.fill is not None else ""
-        extra = rec.reason if status in (TrialStatus.OVER_BUDGET, TrialStatus.INVALID, TrialStatus.FAILED) else f"{rec.seconds:.0f}s"
-        line = (f"  [{elapsed / 60:5.1f} min] trial {trial.number:>3} rung {rec.rung} ({rec.epochs or '?'} ep) "
-                f"{status:<11} params {rec.params or 0:>6,} {fill:<9} {acc:<28} {extra}"
-                + (f"  best {100 * self.best:.2f}%" if self.best is not None else "")
-                + ("  FEASIBLE" if self.first_feasible == elapsed else ""))
-        (self.progress.console if self.progress else console).print(line, markup=False, highlight=False)
-        if self.progress:
-            self.progress.update(self.task, description=self._description(),
-                                 **({} if self.timeout else {"completed": self.trained}))
 
 
 def register(app: typer.Typer) -> None:

@@ -54,7 +54,6 @@ class SearchOptions:
     data: str | None = None          # what --data names (None: the embedded MNIST)
     heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.search.storage)
     # levers off by default: one 30-minute benchmark each did not measure them better (reports/search_power)
-    # (reports/search_power)
     cost_ramp: float = 0.0           # seconds of cost-aware start (budgetnet.search.cost); 0: off
     startup: Startup = Startup.random
     prior: bool = False              # TPE starts from the committed studies' observations (search.prior)

@@ -17,7 +17,8 @@ from budgetnet.search import plots
 from budgetnet.search.record import StudyRecord, TrialRecord, records, status_of, wilson, TrialStatus
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions
-from budgetnet.search.run import SearchSummary, rung_list
+from budgetnet.search.run import SearchSummary
+from budgetnet.search.study import rung_list
 from budgetnet.search.timeline import timeline
 
 COLUMNS = ["trial", "status", "rung", "candidate", "params", "fill", "macs", "val_acc", "best_val_acc", "epochs_run",

@@ -34,7 +34,7 @@ def train_run(x, out: str | Path, *, epochs: int | None = None, seed: int = 0, s
     end of each epoch in `keep_epochs` is also kept as DIR/epochNN.pt (a waypoint: a run resumed
     from it continues this one exactly, see budgetnet.training.relay)."""
     spec = load_spec(x)
-    out = atomic.make_dir(out)  # before the data and hours of training: a fault costs a line now
+    out = atomic.check_dir(out)  # before the data and hours of training: a fault costs a line now
     if spec.is_text:
         return _text_run(spec, out, epochs=epochs, seed=seed, subset=subset, data=data, backend=backend,
                          device=device, full_train=full_train, resume=resume, on_batch=on_batch, on_epoch=on_epoch)
