@@ -113,8 +113,8 @@ def train(spec: str = typer.Option("mnistnet3", help="Spec to train."),
 
 @app.command()
 def step(spec: str = typer.Option("best_lean7k", help="Image spec whose recipe's training step is timed."),
-         variants: List[str] = typer.Option(list(("plain", "reference", "fast", "fast-nchw", "fast-bf16", "fast-compile", "no-dropout")), "--variant",
-                                            help="Variants (repeatable): plain (the baseline, always run), reference, fast, fast-nchw, fast-bf16, fast-compile, no-dropout."),
+         variants: List[str] = typer.Option(["plain", "reference", "fast", "fast-nchw", "fast-bf16", "fast-compile", "fast-inplace", "fast-no-onednn", "grouped-3", "no-dropout"], "--variant",
+                                            help="Variants (repeatable): plain (the baseline, always run), reference, fast, fast-nchw, fast-bf16, fast-compile, fast-inplace, fast-no-onednn, grouped-3 (three models as one grouped model, per model), no-dropout (a ceiling)."),
          rounds: int = typer.Option(7, min=1, help="Interleaved rounds; each variant's median round counts."),
          steps: int = typer.Option(10, min=1, help="Training steps per variant per round."),
          threads: int = typer.Option(1, min=1, help="Torch CPU threads (1: as a search worker trains)."),

@@ -25,6 +25,8 @@ from budgetnet.training import engine
 from budgetnet.training.augment import augment
 from budgetnet.training.schedule import make_optimizer
 
+GROUP = 3  # models trained at once by the grouped variant
+
 VARIANTS = {
     "plain": "the spec's layout as plain PyTorch (nn.Conv2d/ReLU/BatchNorm2d/Dropout/MaxPool2d), "
              "batches sliced from memory, no augmentation: the baseline",
@@ -33,6 +35,9 @@ VARIANTS = {
     "fast-nchw": "the fast engine's masks in NCHW: the dropout lever alone",
     "fast-bf16": "the fast engine under bf16 autocast",
     "fast-compile": "the fast engine's model under torch.compile (compile time reported apart)",
+    "fast-inplace": "the fast engine with ReLU in place",
+    "fast-no-onednn": "the fast engine with oneDNN off (ATen's im2col + GEMM convolutions)",
+    "grouped-3": f"{GROUP} models of the layout as one grouped model (HFTA), images/s per model, fast engine",
     "no-dropout": "the fast engine with the dropout layers removed: a ceiling, not a recipe",
 }
 DEFAULT_VARIANTS = tuple(VARIANTS)
@@ -123,6 +128,20 @@ def plain_model(spec: Spec, seed: int) -> nn.Sequential:
     return nn.Sequential(*[plain(m) for m in build(spec, backend="torch", seed=seed)])
 
 
+def grouped_model(spec: Spec, groups: int, seed: int) -> nn.Sequential:
+    """`groups` copies of the spec's layout as one network (HFTA's horizontal fusion): every conv
+    becomes one conv with `groups` groups, every batch norm one over all copies' channels; the
+    input is repeated per copy and the output holds each copy's logits side by side."""
+    def fused(m: nn.Module) -> nn.Module:
+        if isinstance(m, nn.Conv2d):
+            return nn.Conv2d(m.in_channels * groups, m.out_channels * groups, m.kernel_size, m.stride, m.padding,
+                             m.dilation, m.groups * groups, m.bias is not None)
+        if isinstance(m, nn.BatchNorm2d):
+            return nn.BatchNorm2d(m.num_features * groups)
+        return m
+    return nn.Sequential(*[fused(m) for m in build(spec, backend="torch", seed=seed)])
+
+
 def make_step(variant: str, spec: Spec, x: torch.Tensor, y: torch.Tensor, mean, std, seed: int) -> Callable[[], None]:
     """One training step of `variant` on the batch (x, y), ready to call repeatedly."""
     cfg = spec.train
@@ -137,7 +156,11 @@ def make_step(variant: str, spec: Spec, x: torch.Tensor, y: torch.Tensor, mean, 
             loss.backward()
             opt.step()
         return plain_step
-    model = build(spec, backend="torch", seed=seed).train()
+    model = (grouped_model(spec, GROUP, seed) if variant == "grouped-3" else build(spec, backend="torch", seed=seed)).train()
+    if variant == "fast-inplace":
+        for m in model.modules():
+            if isinstance(m, nn.ReLU):
+                m.inplace = True
     if variant == "no-dropout":
         model = nn.Sequential(*[m for m in model if not isinstance(m, nn.Dropout)])
     fmt = engine.prepare(model, "reference" if variant == "reference" else "fast", images=True)
@@ -147,13 +170,18 @@ def make_step(variant: str, spec: Spec, x: torch.Tensor, y: torch.Tensor, mean, 
     forward = torch.compile(model) if variant == "fast-compile" else model
     opt = make_optimizer(model.parameters(), cfg.optimizer)
     gen = torch.Generator().manual_seed(seed)
-    bf16 = variant == "fast-bf16"
+    bf16, onednn = variant == "fast-bf16", variant != "fast-no-onednn"
+    copies = GROUP if variant == "grouped-3" else 1
 
     def engine_step():
         with record_function("budgetnet::augment"):
-            xb = normalize(augment(x, cfg.augment, gen), mean, std).contiguous(memory_format=fmt)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = F.cross_entropy(forward(xb), y, label_smoothing=cfg.label_smoothing)
+            xb = normalize(augment(x, cfg.augment, gen), mean, std)
+            xb = (xb.repeat(1, copies, 1, 1) if copies > 1 else xb).contiguous(memory_format=fmt)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16), torch.backends.mkldnn.flags(enabled=onednn):
+            logits = forward(xb)
+            if copies > 1:  # each copy's own loss, summed: the copies' gradients stay apart
+                logits = logits.reshape(len(xb), copies, -1).transpose(0, 1).reshape(-1, logits.shape[1] // copies)
+            loss = F.cross_entropy(logits, y.repeat(copies), label_smoothing=cfg.label_smoothing) * copies
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -216,7 +244,8 @@ def bench_step(spec="best_lean7k", variants=DEFAULT_VARIANTS, rounds: int = 7, s
             start = time.perf_counter()
             for _ in range(steps_per_round):
                 step()
-            per_round[name].append(batch * steps_per_round / (time.perf_counter() - start))
+            models = GROUP if name == "grouped-3" else 1  # images/s per model
+            per_round[name].append(models * batch * steps_per_round / (time.perf_counter() - start))
         if on_round:
             on_round(r + 1)
     peak = gemm_gflops()
