@@ -72,3 +72,20 @@ def test_a_checkpoint_resumes_only_on_its_own_engine():
     state = resume_state(train(_spec("reference"), data, seed=0, epochs=1))
     with pytest.raises(CheckpointError, match="reference engine, the spec asks for fast"):
         train(_spec("fast"), data, seed=0, resume=state)
+
+
+def test_bf16_runs_where_the_device_has_it_and_records_the_engine_it_ran(monkeypatch):
+    data = load_dataset(subset=256)
+    native = engine.native_bf16(torch.device("cpu"))
+    ran = train(_spec("fast-bf16"), data, seed=0, epochs=1, eval_test=False).metrics.engine
+    assert ran == ("fast-bf16" if native else "fast")
+    monkeypatch.setattr(engine, "native_bf16", lambda device: False)  # a CPU without it: bf16 would be slower
+    assert train(_spec("fast-bf16"), data, seed=0, epochs=1, eval_test=False).metrics.engine == "fast"
+
+
+def test_bf16_autocast_computes_the_convolutions_in_bfloat16():
+    with engine.autocast("fast-bf16", torch.device("cpu")):
+        y = build("best_lean7k", seed=0)[0](torch.randn(2, 1, 28, 28))
+    assert y.dtype == torch.bfloat16
+    with engine.autocast("fast", torch.device("cpu")):
+        assert build("best_lean7k", seed=0)[0](torch.randn(2, 1, 28, 28)).dtype == torch.float32

@@ -82,7 +82,7 @@ class TrainCfg(_Strict):
     augment: AugmentCfg = AugmentCfg()
     ema: float = Field(0.0, ge=0, lt=1)          # weight EMA decay per step (0: off); the average is evaluated and kept
     distill: Optional[DistillCfg] = None
-    engine: Literal["fast", "reference"] = "fast"  # how steps are computed (budgetnet.training.engine)
+    engine: Literal["fast", "fast-bf16", "reference"] = "fast"  # how steps are computed (budgetnet.training.engine)
 
 
 class Budget(_Strict):

@@ -132,7 +132,8 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     data.refuse_mismatch(spec.origin, spec.input, spec.classes)
     cfg, epochs = spec.train, epochs or spec.train.epochs
     model = build(spec, backend=backend, seed=seed).to(dev)  # seeds torch's global RNG too
-    fmt = engine.prepare(model, cfg.engine, images=not spec.is_text)
+    run_engine = engine.effective(cfg.engine, dev)
+    fmt = engine.prepare(model, run_engine, images=not spec.is_text)
     train_set, val_set = data.train.to(dev), data.val.to(dev) if data.val else None
     opt = make_optimizer(model.parameters(), cfg.optimizer)
     steps = max(1, len(train_set) // cfg.batch_size)
@@ -142,7 +143,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
     metrics = Metrics(name=spec.name, params=model.num_params(), epochs=0, seconds=0.0, val_acc=None, test_acc=None,
                       best_val_acc=None, seed=seed, backend=backend or spec.backend, device=str(dev),
                       train_images=len(train_set), mean=list(data.mean), std=list(data.std),
-                      threads=torch.get_num_threads(), data=data.facts.to_dict(), engine=cfg.engine)
+                      threads=torch.get_num_threads(), data=data.facts.to_dict(), engine=run_engine)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
     teacher = Teacher(cfg.distill, dev, spec.origin) if cfg.distill else None
     result = TrainResult(model, metrics, opt, sched, gen, ema)
@@ -160,10 +161,11 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
         for i in range(first, steps):  # drop the ragged last batch: every step has full BN statistics
             idx = perm[i * cfg.batch_size:(i + 1) * cfg.batch_size]
             x = augment(train_set.x[idx], cfg.augment, gen)
-            logits = model(normalize(x, *stats).contiguous(memory_format=fmt))
-            loss = F.cross_entropy(logits, train_set.y[idx], label_smoothing=cfg.label_smoothing)
-            if teacher:
-                loss = teacher.loss(logits, x, loss)
+            with engine.autocast(run_engine, dev):
+                logits = model(normalize(x, *stats).contiguous(memory_format=fmt))
+                loss = F.cross_entropy(logits, train_set.y[idx], label_smoothing=cfg.label_smoothing)
+                if teacher:
+                    loss = teacher.loss(logits, x, loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

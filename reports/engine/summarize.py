@@ -11,7 +11,7 @@ runs = Path(sys.argv[1])
 rows = {}
 for metrics in sorted(runs.glob("*/seed*/metrics.json")):
     m = json.loads(metrics.read_text())
-    model, engine = metrics.parent.parent.name.rsplit("-", 1)
+    model, engine = metrics.parent.parent.name.split("-", 1)
     rows.setdefault(model, {}).setdefault(engine, {})[int(metrics.parent.name[4:])] = {
         "val_acc": m["val_acc"], "test_acc": m["test_acc"], "images_per_s": m["images_per_s"], "engine": m["engine"]}
 out, lines = {}, ["| model | engine | seeds | final-epoch validation per seed (%) | mean (%) | seed sd (points) | "
