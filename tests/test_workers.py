@@ -111,3 +111,63 @@ def test_sqlite_workers_share_one_study(tmp_path):
     study = _load(f"sqlite:///{out / 'study.db'}", "under7k-7000")
     assert len(_trained(study)) == 5
     assert all(t.state != optuna.trial.TrialState.FAIL for t in study.trials)
+
+
+@pytest.fixture
+def pg_server():
+    """A server of this test's own, to stop and start."""
+    server = PostgresServer.__new__(PostgresServer)
+    try:
+        server.__init__()
+        url = server.start()
+    except (RuntimeError, subprocess.SubprocessError, OSError, KeyError) as e:
+        pytest.skip(f"no PostgreSQL server could be started here: {e}")
+    yield server, url
+    server.stop()
+
+
+def _search(url: str, out, trials: int, patience: int = 300):
+    cmd = [sys.executable, "-m", "budgetnet", "search", "--max-params", "7000", "--storage", url, "--trials", str(trials),
+           "--rungs", "2", "--subset", "512", "--workers", "2", "--threads", "1", "--heartbeat", "2",
+           "--storage-patience", str(patience), "--no-retrain", "--no-warm-start", "--out", str(out)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def _wait_for_a_trained_trial(url: str, deadline: float) -> None:
+    while time.time() < deadline:
+        try:
+            studies = optuna.get_all_study_names(make_storage(url, heartbeat=None))
+            if studies and _trained(_load(url, studies[0])):
+                return
+        except Exception:
+            pass
+        time.sleep(1)
+    pytest.fail("no trial finished in time")
+
+
+def test_workers_wait_for_a_database_that_comes_back_and_lose_no_trial(pg_server, tmp_path):
+    server, url = pg_server
+    search = _search(url, tmp_path / "s", trials=4)
+    _wait_for_a_trained_trial(url, time.time() + 240)
+    server.pause()  # gone for a while: workers wait for it instead of failing
+    time.sleep(15)
+    server.resume()
+    output, _ = search.communicate(timeout=600)
+    assert search.returncode == 0, output
+    assert "stopped answering" in output and "answers again" in output and "Traceback" not in output
+    study = _load(url, optuna.get_all_study_names(make_storage(url, heartbeat=None))[0])
+    trained = _trained(study)
+    assert len(trained) == 4  # exactly the trials asked for: none lost, none counted twice
+    assert len({t.number for t in trained}) == 4
+
+
+def test_a_database_that_never_comes_back_costs_one_line(pg_server, tmp_path):
+    server, url = pg_server
+    search = _search(url, tmp_path / "s", trials=20, patience=10)
+    _wait_for_a_trained_trial(url, time.time() + 240)
+    server.pause()
+    output, _ = search.communicate(timeout=300)
+    assert search.returncode == 2, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert errors and "did not answer for 10 s" in errors[0] and "Traceback" not in output, output

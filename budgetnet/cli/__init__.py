@@ -27,7 +27,8 @@ class _Group(TyperGroup):
             where = f" ({e.filename})" if e.filename else ""
             _fail(ctx, [f"{os_cause(e)}{where}"])
         except Exception as e:
-            if not type(e).__module__.startswith("sqlalchemy"):
+            from budgetnet.search.storage import is_unreachable  # a study database gone for good
+            if not (type(e).__module__.startswith("sqlalchemy") or is_unreachable(e)):
                 raise
             cause = str(getattr(e, "orig", None) or e).splitlines()[0]  # the study database went away mid-run
             _fail(ctx, [f"the study database failed: {cause}; the trials it holds are kept: run the same command "

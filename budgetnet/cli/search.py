@@ -43,6 +43,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            startup: Optional[Startup] = typer.Option(None, help="Start-up points before TPE: random (uniform, the default) or sobol (quasi-random, even coverage). A resumed study keeps its own."),
            prior: Optional[bool] = typer.Option(None, help="Start TPE from the observations of the project's committed MNIST studies of the general family (never trained again, never a winner); not a warm start: no shipped model runs. Default off; a resumed study keeps its own."),
            heartbeat: int = typer.Option(10, min=1, help="Heartbeat seconds: a trial whose worker died is failed after 3 missed beats and retried."),
+           storage_patience: float = typer.Option(300, min=1, help="Seconds a worker waits for a study database that stopped answering (a PostgreSQL restart) before it gives up in one line; finished trials are kept."),
            retrain: bool = typer.Option(True, help="Retrain the winner and measure its test accuracy once.")):
     """Search a spec family under a hard budget. Over-budget samples are never trained. Rerunning
     the same command resumes the study (an interrupted trial runs again with its seed). Outputs:
@@ -62,6 +63,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
                                        study_name=study_name, workers=workers or os.cpu_count() or 1, threads=threads,
                                        epochs=epochs, subset=subset, seed=seed, backend=backend, device=device,
                                        objective=objective, pruner=pruner, data=data, heartbeat=heartbeat,
+                                       storage_patience=storage_patience,
                                        warm_start=warm_start))
     workers = opts.workers
     per_worker = threads or max(1, (os.cpu_count() or 1) // workers)

@@ -15,6 +15,7 @@ from budgetnet.search.cost import CostCap, family_costs, predicted_seconds
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions
 from budgetnet.search.record import TrialRecord, TrialStatus, records
+from budgetnet.search.storage import is_unreachable
 from budgetnet.search.study import rung_list
 from budgetnet.training.loop import train
 
@@ -119,7 +120,11 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
         def on_epoch(stat, result):
             history.append(stat.val_acc)
             live = {"epoch": stat.epoch, "epochs": spec.train.epochs, "val_acc": stat.val_acc}
-            trial.set_user_attr(LIVE, live)  # the command that started this worker shows it (_watch)
+            try:  # the command that started this worker shows it (_watch); never worth a trial
+                trial.set_user_attr(LIVE, live)
+            except Exception as e:
+                if not is_unreachable(e):
+                    raise
             if on_progress:
                 on_progress(trial.number, rec.rung, live)
             if opts.objective == "accuracy":  # under rungs the pruner never prunes

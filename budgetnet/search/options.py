@@ -53,6 +53,7 @@ class SearchOptions:
     worker: int = 0                  # index of this worker process (its sampler's seed is seed + 1000 * worker)
     data: str | None = None          # what --data names (None: the embedded MNIST)
     heartbeat: int | None = 10       # seconds; a dead worker's trial is retried (budgetnet.search.storage)
+    storage_patience: float = 300.0  # seconds a worker waits for a study database that stopped answering
     # levers off by default: one 30-minute benchmark each did not measure them better (reports/search_power)
     cost_ramp: float = 0.0           # seconds of cost-aware start (budgetnet.search.cost); 0: off
     startup: Startup = Startup.random

@@ -20,6 +20,7 @@ import torch
 
 from budgetnet import atomic
 from budgetnet.data.datasets import load_dataset
+from budgetnet.errors import BudgetnetError, StorageError
 from budgetnet.search.definition import SearchDef
 from budgetnet.search.objective import LIVE, make_objective
 from budgetnet.search.options import SearchOptions
@@ -46,7 +47,7 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
     Counting and starting the next trial happen under a study-wide lock (see
     budgetnet.search.storage), so any number of workers on any number of machines stop at exactly
     `opts.trials`; a dead worker's trial is failed by heartbeat and re-enqueued."""
-    from budgetnet.search.storage import SlotLock, fail_stale
+    from budgetnet.search.storage import Outage, SlotLock, fail_stale, is_unreachable
 
     quiet_optuna()
     rungs = rung_list(search, opts)
@@ -70,6 +71,7 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
         if on_trial:
             on_trial(study, trial)
 
+    outage = Outage(opts.storage_url(), opts.storage_patience)
     while deadline is None or time.monotonic() < deadline:
         if orphaned():  # the command that started this worker is gone: start nothing new
             return
@@ -78,26 +80,32 @@ def run_worker(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
             return
         if fail_streak >= 5:  # something systematic: say so instead of failing forever
             raise RuntimeError("5 trials in a row failed; see the leaderboard's failed trials")
-        lock.acquire()
         try:
-            fail_stale(study)
-            done, running = _slots(study)
-            if opts.trials is not None and done >= opts.trials:
-                return
-            if opts.trials is not None and done + running >= opts.trials:
+            lock.acquire()
+            try:
+                fail_stale(study)
+                done, running = _slots(study)
+                outage.back()
+                if opts.trials is not None and done >= opts.trials:
+                    return
+                if opts.trials is not None and done + running >= opts.trials:
+                    lock.release()
+                    time.sleep(1.0)  # every slot is taken; wait in case one frees up
+                    continue
+                if opts.pruner == "rungs":  # a candidate earned a longer schedule: it runs next
+                    promotion = next_promotion(study.get_trials(deepcopy=False), rungs)
+                    if promotion:
+                        params, rec = promotion
+                        study.enqueue_trial(params, user_attrs=rec.start_attrs())
+                # a trial that raises is recorded as FAIL (with its error) and the search goes on
+                study.optimize(claimed_objective, n_trials=1, callbacks=[after_trial], catch=(Exception,),
+                               gc_after_trial=False)
+            finally:
                 lock.release()
-                time.sleep(1.0)  # every slot is taken; wait in case one frees up
-                continue
-            if opts.pruner == "rungs":  # a candidate earned a longer schedule: it runs next
-                promotion = next_promotion(study.get_trials(deepcopy=False), rungs)
-                if promotion:
-                    params, rec = promotion
-                    study.enqueue_trial(params, user_attrs=rec.start_attrs())
-            # a trial that raises is recorded as FAIL (with its error) and the search goes on
-            study.optimize(claimed_objective, n_trials=1, callbacks=[after_trial], catch=(Exception,),
-                           gc_after_trial=False)
-        finally:
-            lock.release()
+        except Exception as e:  # the database went away: wait for it, or give up in one line
+            if not is_unreachable(e):
+                raise
+            outage.wait(e)
 
 
 def running_elsewhere(study: optuna.Study) -> int:
@@ -110,13 +118,15 @@ def running_elsewhere(study: optuna.Study) -> int:
     return sum(t.state == TrialState.RUNNING for t in study.get_trials(deepcopy=False))
 
 
-def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int, parent: int) -> None:
+def _worker_entry(search_dict: dict, opts: SearchOptions, threads: int, parent: int, errors) -> None:
     import torch
     torch.set_num_threads(threads)
     try:  # a worker whose command was killed finishes its trial and stops
         run_worker(SearchDef.model_validate(search_dict), opts, orphaned=lambda: os.getppid() != parent)
     except KeyboardInterrupt:  # Ctrl-C reaches every worker; the parent says the one line
         pass
+    except BudgetnetError as e:  # the command says it, once
+        errors.put(str(e))
 
 
 @dataclass
@@ -156,11 +166,15 @@ def run_search(search: SearchDef, opts: SearchOptions, on_trial: Callable | None
         import multiprocessing as mp
         ctx = mp.get_context("spawn")
         threads = opts.threads or max(1, (os.cpu_count() or 1) // opts.workers)
-        procs = [ctx.Process(target=_worker_entry, args=(search.model_dump(), replace(opts, worker=i), threads, os.getpid()))
+        errors = ctx.SimpleQueue()
+        procs = [ctx.Process(target=_worker_entry,
+                             args=(search.model_dump(), replace(opts, worker=i), threads, os.getpid(), errors))
                  for i in range(opts.workers)]
         for p in procs:
             p.start()
         _watch(study, procs, on_trial, on_progress)
+        if not errors.empty():
+            raise StorageError(errors.get())
     return study
 
 
@@ -170,9 +184,16 @@ def _watch(study: optuna.Study, procs, on_trial: Callable | None, on_progress: C
     each trial as it finishes (the live view)."""
     seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     shown: dict[int, dict] = {}
+    from budgetnet.search.storage import is_unreachable
     while True:
         alive = any(p.is_alive() for p in procs)
-        for t in study.get_trials(deepcopy=False):
+        try:
+            trials = study.get_trials(deepcopy=False)
+        except Exception as e:  # the database is away: the workers wait for it, and so does the view
+            if not is_unreachable(e):
+                raise
+            trials = []
+        for t in trials:
             live = t.user_attrs.get(LIVE)
             if on_progress and t.state == optuna.trial.TrialState.RUNNING and live and shown.get(t.number) != live:
                 shown[t.number] = live

@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from budgetnet.errors import StorageError, UsageError
 
 DEFAULT_HEARTBEAT = 10  # seconds
+log = logging.getLogger("budgetnet")
 
 
 def normalize_url(url: str) -> str:
@@ -45,7 +48,7 @@ def make_storage(url: str, heartbeat: int | None = DEFAULT_HEARTBEAT) -> RDBStor
             kwargs = {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat,
                       "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=3)}
         try:
-            return RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
+            return PatientStorage(url, engine_kwargs=engine_kwargs, **kwargs)
         except sqlalchemy.exc.SQLAlchemyError as e:
             raise StorageError(database_fault(url, e)) from None
 
@@ -60,6 +63,39 @@ def database_fault(url: str, e: Exception) -> str:
                     f"study, or put back a good copy")
         return f"{path}: the study database cannot be used: {cause}"
     return f"the study database {sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)} cannot be used: {cause}"
+
+
+class PatientStorage(RDBStorage):
+    """Optuna's RDB storage whose heartbeats outlast an outage of the database: a beat that cannot
+    be written is missed (said once), not the end of the trial's heartbeat thread. A trial whose
+    beats stay missed past the grace period is failed and runs again, as for a dead worker."""
+
+    _away_since: float | None = None
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as e:
+            if not is_unreachable(e):
+                raise
+            if self._away_since is None:
+                self._away_since = time.monotonic()
+                log.warning(f"the study database stopped answering ({_cause(e)}); the trial trains on and its "
+                            "worker waits for the database")
+            return
+        if self._away_since is not None:
+            log.warning(f"the study database answers again after {time.monotonic() - self._away_since:.0f} s")
+            self._away_since = None
+
+
+def _cause(e: BaseException) -> str:
+    """The database driver's own words, where the chain of exceptions holds them."""
+    first = e
+    while e is not None:
+        if isinstance(e, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            return str(getattr(e, "orig", None) or e).splitlines()[0]
+        e = e.__cause__ or e.__context__
+    return str(first).splitlines()[0]
 
 
 class SlotLock:
@@ -117,3 +153,43 @@ def committed_study(root: Path, path: str, command: str) -> str:
         raise UsageError(f"{command} reads the studies committed in a budgetnet checkout ({path} under "
                          f"{Path(root).resolve()} is missing); run it from the repository root, or pass --root")
     return f"sqlite:///{db.resolve()}"
+
+
+def is_unreachable(e: BaseException) -> bool:
+    """Whether `e` says the study database stopped answering (a server gone, a connection
+    dropped), as opposed to a mistake in what was asked of it."""
+    while e is not None:
+        if isinstance(e, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+class Outage:
+    """A study database that stopped answering: its workers wait for it, up to `patience`
+    seconds, then give up in one line. Its finished trials stay in it; a trial it interrupted
+    is failed by its missed heartbeats and runs again."""
+
+    def __init__(self, url: str, patience: float):
+        self.url, self.patience, self.since = url, patience, None
+
+    def wait(self, error: BaseException) -> None:
+        now = time.monotonic()
+        cause = _cause(error)
+        if self.since is None:
+            self.since = now
+            log.warning(f"the study database stopped answering ({cause}); waiting up to {self.patience:.0f} s")
+        if now - self.since > self.patience:
+            raise StorageError(f"the study database {_shown(self.url)} did not answer for {self.patience:.0f} s "
+                               f"({cause}); its finished trials are kept: run the same command again once it is back")
+        time.sleep(2.0)
+
+    def back(self) -> None:
+        if self.since is not None:
+            log.warning(f"the study database answers again after {time.monotonic() - self.since:.0f} s; "
+                        "a trial it interrupted runs again")
+            self.since = None
+
+
+def _shown(url: str) -> str:
+    return sqlalchemy.engine.make_url(normalize_url(url)).render_as_string(hide_password=True)
