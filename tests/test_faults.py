@@ -165,3 +165,34 @@ def test_a_real_read_only_folder_is_one_line_for_train_search_and_check(mount):
                                        "256", "--out", str(ro / "s")]), "read-only file system")
     one_line_error(runner.invoke(app, ["check", "mnistnet3", "--record", str(ro / "rec.json")]),
                    f"read-only file system while writing {ro / 'rec.json'}")
+
+
+def test_a_search_whose_report_cannot_be_written_keeps_its_study_and_a_rerun_reports(tmp_path, monkeypatch):
+    out = tmp_path / "s"
+    search = ["search", "--max-params", "7000", "--trials", "1", "--epochs", "1", "--subset", "256", "--workers", "1",
+              "--threads", "1", "--no-retrain", "--out", str(out)]
+    real = atomic.write_text
+
+    def full_disk(path, text):
+        if Path(path).name == "leaderboard.md":
+            raise StorageError(f"no space left on device while writing {path}")
+        return real(path, text)
+
+    monkeypatch.setattr(atomic, "write_text", full_disk)
+    one_line_error(runner.invoke(app, search), "no space left on device while writing", "leaderboard.md")
+    assert (out / "study.db").is_file() and not (out / "leaderboard.md").exists()
+    monkeypatch.setattr(atomic, "write_text", real)  # space freed: the same command reports from the study
+    again = runner.invoke(app, search)
+    assert again.exit_code == 0, again.output
+    assert (out / "leaderboard.md").is_file()
+    assert "trial   0 rung" not in again.output  # nothing trained again: the study had its trial
+
+
+def test_export_to_a_full_disk_is_one_line_and_writes_nothing(mount, tmp_path):
+    pytest.importorskip("onnxruntime")
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["train", "mnistnet3", "--epochs", "1", "--subset", "256", "--out", str(run)]).exit_code == 0
+    full = mount("size=40k")
+    one_line_error(runner.invoke(app, ["export", str(run / "checkpoint.pt"), "--out", str(full / "x"), "--int8"]),
+                   "no space left on device")
+    assert list(full.iterdir()) == []
