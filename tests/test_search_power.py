@@ -170,7 +170,7 @@ def test_a_resumed_search_shows_the_study_best_from_its_first_line(tmp_path):
 
 # -------------------------------------------------------------------------- lever 3: low rungs by rank
 def test_the_fidelity_references_are_the_committed_15_epoch_candidates_once_each():
-    from budgetnet.search.fidelity import references
+    from budgetnet.bench.rungs import references
     refs = references(ROOT)
     assert len(refs) >= 20 and {r.budget for r in refs} == {3999, 6999}
     assert len({(r.budget, r.seed, r.arch) for r in refs}) == len(refs)  # a rerun study's twins counted once
@@ -178,7 +178,7 @@ def test_the_fidelity_references_are_the_committed_15_epoch_candidates_once_each
 
 
 def test_fidelity_is_scored_by_rank_within_each_budget():
-    from budgetnet.search.fidelity import Reference, analyse
+    from budgetnet.bench.rungs import Reference, analyse
     top = [0.990, 0.991, 0.992, 0.993, 0.994, 0.995]
     refs = [Reference(f"k{i}", "s", i, b, {}, i, "", v, None) for b in (3999, 6999) for i, v in enumerate(top)]
     rows = [{"key": f"k{i}", "budget": b, "setting": "1ep", "val_acc": low, "seconds": 1.0, "samples": 55_000,
@@ -192,7 +192,7 @@ def test_fidelity_is_scored_by_rank_within_each_budget():
 
 
 def test_fidelity_sets_seconds_against_each_other_only_on_one_machine():
-    from budgetnet.search.fidelity import _seconds_vs, this_machine
+    from budgetnet.bench.rungs import _seconds_vs, this_machine
     run = {"budget": 6999, "measured_here": True}
     rows = [{**run, "key": "a", "setting": "1ep", "seconds": 40.0},  # a session before machines were recorded
             {**run, "key": "a", "setting": "7ep", "seconds": 400.0, "machine": "Xeon, AVX512, 2 cores"},
@@ -204,7 +204,7 @@ def test_fidelity_sets_seconds_against_each_other_only_on_one_machine():
 
 
 def test_a_fidelity_setting_trains_each_candidate_once_and_resumes(tmp_path, monkeypatch):
-    from budgetnet.search import fidelity
+    from budgetnet.bench import rungs as fidelity
     monkeypatch.setitem(fidelity.SETTINGS, "tiny", (1, 0.005))  # 275 images, in this process (one job)
     refs = [r for r in fidelity.references(ROOT) if r.budget == 3999][:2]
     rows = fidelity.measure(refs, ["tiny", "3ep"], tmp_path)
@@ -222,7 +222,7 @@ def test_bench_rungs_refuses_an_unknown_setting():
 
 
 def test_the_committed_fidelity_figures_are_what_bench_rungs_computes_from_its_runs():
-    from budgetnet.search import fidelity
+    from budgetnet.bench import rungs as fidelity
     committed = json.loads((ROOT / "reports/fidelity/rungs.json").read_text())
     refs = fidelity.references(ROOT)
     trained = []
@@ -296,7 +296,7 @@ def test_resuming_with_other_rungs_is_refused_before_anything_runs(tmp_path):
 # -------------------------------------------------------------------------- committed search benchmarks
 @pytest.mark.parametrize("bench", sorted(p.name for p in (ROOT / "reports/bench").glob("search_*.json")))
 def test_a_committed_search_benchmark_is_what_its_studies_show(bench):
-    from budgetnet.search.bench import study_in, measure_setup
+    from budgetnet.bench.search import study_in, measure_setup
     for row in json.loads((ROOT / "reports/bench" / bench).read_text()):
         out = Path(row["study"]).parent
         study = study_in(ROOT / out)
@@ -307,7 +307,7 @@ def test_a_committed_search_benchmark_is_what_its_studies_show(bench):
 def test_the_summary_sets_the_epochs_run_against_the_top_rung_for_every_trained_trial():
     from budgetnet.search.options import SearchOptions
     from budgetnet.search.report import summarize_study
-    from budgetnet.search.bench import study_in
+    from budgetnet.bench.search import study_in
     study = study_in(ROOT / "reports/search_power/5k/default")
     s = summarize_study(study, load_search("general").with_budget(max_params=4999), SearchOptions(out=ROOT), 0.0)
     assert s.rungs == [1, 15]
@@ -319,7 +319,7 @@ def test_the_summary_sets_the_epochs_run_against_the_top_rung_for_every_trained_
 
 def test_measuring_a_benchmark_that_ran_elsewhere_keeps_the_command_that_ran_it(tmp_path):
     import shutil
-    from budgetnet.search.bench import bench_setup
+    from budgetnet.bench.search import bench_setup
     (tmp_path / "default").mkdir()
     shutil.copy(ROOT / "reports/search_power/5k/default/study.db", tmp_path / "default" / "study.db")
     (tmp_path / "default" / "command.txt").write_text("budgetnet bench search --setup default (the run)\n")

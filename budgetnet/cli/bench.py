@@ -23,7 +23,7 @@ def latency(checkpoint: Path = typer.Argument(..., help="A checkpoint.pt."),
             as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """Batch-1 CPU latency: torch eager, and onnxruntime fp32 and int8 where exported; median of
     N runs, in one run (a figure, never a rule: run it on a quiet machine)."""
-    from budgetnet.export.latency import latency as measure
+    from budgetnet.bench.latency import latency as measure
 
     set_threads(threads)
     r = measure(checkpoint, exported, runs)
@@ -41,7 +41,7 @@ def layers(spec: str = typer.Option("mnistnet3", help="Spec whose conv layers ar
            batch: int = typer.Option(128, min=1, help="Batch size for the custom and torch convs."),
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")):
     """From-scratch conv vs a seed-002-style loop conv and vs torch, on the spec's layer shapes."""
-    from budgetnet.training.bench import bench_layers, bench_model
+    from budgetnet.bench.training import bench_layers, bench_model
 
     rows = [r.to_dict() for r in bench_layers(spec, batch)]
     model = bench_model(spec, batch)
@@ -71,7 +71,7 @@ def backends(spec: str = typer.Option("transformer_000", help="Spec built on bot
     """The whole network on the from-scratch backend against torch's: forward and training-step
     time, training images (or sequences)/s, the memory autograd keeps for backward, and the first
     training steps' losses from the same weights on the same batches, in the same run."""
-    from budgetnet.training.bench import bench_model
+    from budgetnet.bench.training import bench_model
 
     r = bench_model(spec, batch, seconds)
     if as_json:
@@ -99,7 +99,7 @@ def train(spec: str = typer.Option("mnistnet3", help="Spec to train."),
           as_json: bool = typer.Option(False, "--json", help="Print JSON (key `ratio`).")):
     """Training images/s of budgetnet's loop vs a seed-style loop (per-sample Dataset,
     DataLoader, per-image augmentation, .item() every step): same model, batch and recipe."""
-    from budgetnet.training.bench import bench_train
+    from budgetnet.bench.training import bench_train
 
     r = bench_train(spec, images, data)
     if as_json:
@@ -125,7 +125,7 @@ def step(spec: str = typer.Option("best_lean7k", help="Image spec whose recipe's
     a single-precision GEMM measured in the same run; where the time goes by op family (plain and
     fast); the CPU with its instruction sets. Absolute figures need a quiet machine; the ratios
     are what to compare."""
-    from budgetnet.training.stepbench import VARIANTS, bench_step
+    from budgetnet.bench.step import VARIANTS, bench_step
     from budgetnet.atomic import write_text
 
     set_threads(threads)
@@ -170,7 +170,7 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
     """Time to target: train a spec once per seed and report training seconds, training samples
     (epochs x images) and final-epoch test accuracy against a limit (default 45 s, 99.40%).
     An absolute figure: run it on a quiet machine."""
-    from budgetnet.training.bench import bench_target
+    from budgetnet.bench.training import bench_target
 
     def on_epoch(stat, result):
         if not as_json:
@@ -203,7 +203,7 @@ def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", he
     """Search power: each setup searches the same budget for the same wall time; reports the time
     to the first feasible trial (val >= floor, within budget), the best validation accuracy at
     10, 20, 30 and 60 minutes, and trials per hour. An absolute figure: run it on a quiet machine."""
-    from budgetnet.search.bench import SETUPS, bench_search
+    from budgetnet.bench.search import SETUPS, bench_search
     from budgetnet.search.record import TrialRecord, TrialStatus
 
     unknown = [s for s in setups if s not in SETUPS]
@@ -235,7 +235,7 @@ def workers(spec: str = typer.Option("best_lean7k", help="Spec trained by every 
             as_json: bool = typer.Option(False, "--json", help="Print JSON (key `ratio`).")):
     """Trials per hour: one worker per core (one thread each) against one worker with every thread,
     the same jobs both ways, in the same run."""
-    from budgetnet.search.bench import bench_workers
+    from budgetnet.bench.search import bench_workers
 
     r = bench_workers(spec, jobs, epochs, subset)
     if as_json:
@@ -278,7 +278,7 @@ def rungs(settings: List[str] = typer.Option(["3ep", "1ep", "3ep-third"], "--set
     committed studies' candidates (Spearman within each budget, a bootstrap interval, the top
     third kept) and its cost (training samples, seconds here). For maintainers: it reads the
     studies under reports/ of a budgetnet checkout."""
-    from budgetnet.search.fidelity import SETTINGS, bench_rungs
+    from budgetnet.bench.rungs import SETTINGS, bench_rungs
 
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:

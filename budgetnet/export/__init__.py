@@ -1,1 +1,1 @@
-"""Deployment: ONNX export, int8 quantization and latency, proven on the test set."""
+"""Deployment: ONNX export and int8 quantization, proven on the test set."""
