@@ -20,14 +20,18 @@ REFERENCE = {"c1": 8, "c2": 16, "c3": 16, "t": 8, "tnorm": "bn", "c4": 12, "c5":
              "rotate": 16.5, "translate": 0.0}
 
 
-@pytest.fixture(scope="module")
-def pg_url():
+def _started_server() -> tuple[PostgresServer, str]:
     server = PostgresServer.__new__(PostgresServer)
     try:
         server.__init__()
-        url = server.start()
+        return server, server.start()
     except (RuntimeError, subprocess.SubprocessError, OSError, KeyError) as e:
         pytest.skip(f"no PostgreSQL server could be started here: {e}")
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    server, url = _started_server()
     yield url
     server.stop()
 
@@ -116,12 +120,7 @@ def test_sqlite_workers_share_one_study(tmp_path):
 @pytest.fixture
 def pg_server():
     """A server of this test's own, to stop and start."""
-    server = PostgresServer.__new__(PostgresServer)
-    try:
-        server.__init__()
-        url = server.start()
-    except (RuntimeError, subprocess.SubprocessError, OSError, KeyError) as e:
-        pytest.skip(f"no PostgreSQL server could be started here: {e}")
+    server, url = _started_server()
     yield server, url
     server.stop()
 
