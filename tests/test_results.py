@@ -26,18 +26,19 @@ def _short_mnistnet3():
 def test_confirm_and_collect(tmp_path):
     reports = tmp_path / "reports"
     first = confirm(_short_mnistnet3(), reports / "m3", seeds=(1,), subset=256)
-    assert [s["seed"] for s in first["seeds"]] == [1]
+    assert [s.seed for s in first.seeds] == [1]
     r = confirm(_short_mnistnet3(), reports / "m3", seeds=(0,), subset=256)  # as a separate command would
-    assert [s["seed"] for s in r["seeds"]] == [0, 1] and r["params"] == 6560
-    assert r["seeds"][1] == first["seeds"][0]
+    assert [s.seed for s in r.seeds] == [0, 1] and r.params == 6560
+    assert r.seeds[1] == first.seeds[0]
     again = confirm(_short_mnistnet3(), reports / "m3", seeds=(0, 1), subset=256)  # finished seeds are kept
-    assert again["seeds"] == r["seeds"]
+    assert again.seeds == r.seeds
+    assert json.loads((reports / "m3" / "confirm.json").read_text()) == again.to_dict()
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- results:start -->\nstale\n<!-- results:end -->\nafter\n")
     (reports / "README.md").write_text("# notebook\n<!-- results:start -->\n<!-- results:end -->\n")
     index = write_results(reports, readme)
     (model,) = index["models"]
-    assert model["test_acc"] == {"0": r["seeds"][0]["test_acc"], "1": r["seeds"][1]["test_acc"]}
+    assert model["test_acc"] == {"0": r.seeds[0].test_acc, "1": r.seeds[1].test_acc}
     assert (tmp_path / model["checkpoint"]).is_file() and (tmp_path / model["spec"]).is_file()
     text = readme.read_text()
     assert "stale" not in text and table(index, headline(index)) in text and text.endswith("after\n")
@@ -121,7 +122,7 @@ def test_the_retrains_waypoints_are_its_committed_runs(model):
 def test_full_train_confirmation_is_recorded_and_not_mixed(tmp_path):
     out = tmp_path / "reports" / "m3"
     r = confirm(_short_mnistnet3(), out, seeds=(0,), subset=256, full_train=True)
-    assert r["full_train"] and r["seeds"][0]["val_acc"] is None and r["seeds"][0]["test_acc"] > 0
+    assert r.full_train and r.seeds[0].val_acc is None and r.seeds[0].test_acc > 0
     with pytest.raises(BudgetnetError, match="full_train"):
         confirm(_short_mnistnet3(), out, seeds=(0,), subset=256)  # same runs, other protocol
     (model,) = collect(tmp_path / "reports")["models"]
@@ -142,7 +143,7 @@ def test_confirm_jobs_runs_seeds_in_parallel_processes_with_the_same_figures(tmp
     """--jobs 2 trains each seed in its own one-thread process; the record is the one an in-process
     confirmation of the same seeds writes (same seeds, same losses under one thread)."""
     jobs = confirm(_short_mnistnet3(), tmp_path / "jobs", seeds=(0, 1), subset=256, jobs=2)
-    assert [s["seed"] for s in jobs["seeds"]] == [0, 1]
+    assert [s.seed for s in jobs.seeds] == [0, 1]
     for seed in (0, 1):
         assert (tmp_path / "jobs" / f"seed{seed}" / "log.txt").is_file()
     torch_threads = torch.get_num_threads()
@@ -151,7 +152,7 @@ def test_confirm_jobs_runs_seeds_in_parallel_processes_with_the_same_figures(tmp
         alone = confirm(_short_mnistnet3(), tmp_path / "alone", seeds=(0, 1), subset=256)
     finally:
         torch.set_num_threads(torch_threads)
-    assert [s["test_acc"] for s in jobs["seeds"]] == [s["test_acc"] for s in alone["seeds"]]
+    assert [s.test_acc for s in jobs.seeds] == [s.test_acc for s in alone.seeds]
 
 
 def _fake_confirmation(folder: Path, spec: str, accs: dict[int, float], int8: dict[int, float]) -> None:

@@ -33,8 +33,8 @@ def confirm(spec: str = typer.Argument(..., help="Zoo name or YAML spec (e.g. a 
         console.print(f"  {run_dir.name} finished")
 
     r = run_confirm(spec, out, tuple(seeds), data, on_epoch, full_train=full_train, jobs=jobs, on_done=on_done)
-    accs = ", ".join(f"seed {x['seed']}: {100 * x['test_acc']:.2f}%" for x in r["seeds"])
-    console.print(f"{r['name']}: {r['params']:,} params; test {accs}; median {100 * r['median_test_acc']:.2f}%")
+    accs = ", ".join(f"seed {x.seed}: {100 * x.test_acc:.2f}%" for x in r.seeds)
+    console.print(f"{r.name}: {r.params:,} params; test {accs}; median {100 * r.median_test_acc:.2f}%")
 
 
 def pick(confirmations: List[Path] = typer.Argument(..., help="Folders written by budgetnet confirm (without --full-train)."),

@@ -116,10 +116,10 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
             console.print(f"  confirm seed {result.metrics.seed} epoch {stat.epoch:>2} {stat.seconds:.0f}s")
 
         r = confirm_winner(out, opts, summary, confirm, on_epoch)
-        accs = ", ".join(f"seed {x['seed']}: {100 * x['test_acc']:.2f}%" for x in r["seeds"])
+        accs = ", ".join(f"seed {x.seed}: {100 * x.test_acc:.2f}%" for x in r.seeds)
         verdict = "" if s.min_accuracy is None else \
-            f" ({'reaches' if r['median_test_acc'] >= s.min_accuracy else 'does not reach'} {100 * s.min_accuracy:.2f}%)"
-        console.print(f"confirmed on all training images: test {accs}; median {100 * r['median_test_acc']:.2f}%"
+            f" ({'reaches' if r.median_test_acc >= s.min_accuracy else 'does not reach'} {100 * s.min_accuracy:.2f}%)"
+        console.print(f"confirmed on all training images: test {accs}; median {100 * r.median_test_acc:.2f}%"
                       f"{verdict} -> {out / 'confirm'}")
 
 

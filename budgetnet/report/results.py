@@ -8,6 +8,7 @@ import re
 import statistics
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from budgetnet import atomic
@@ -33,8 +34,39 @@ UNAS_BOUNDS = {"int8_weight_bytes": 4500, "peak_activation_bytes": 2500}
 DEPLOYMENT_GOAL = 0.99
 
 
+@dataclass(frozen=True)
+class SeedRun:
+    """One seed of a confirmation: its final-epoch accuracies (validation None with --full-train)."""
+    seed: int
+    val_acc: float | None
+    test_acc: float
+    seconds: float
+    epochs: int
+    train_images: int
+    checkpoint: str  # relative to the confirmation's folder
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What `budgetnet confirm` records in confirm.json (`to_dict`, the same keys in the same order)."""
+    name: str
+    params: int
+    macs: int
+    epochs: int
+    budget: dict
+    full_train: bool
+    train_images: int
+    seeds: list[SeedRun]
+    median_test_acc: float
+    min_test_acc: float
+    data: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def confirm(spec, out: str | Path, seeds=(0, 1, 2), data: str | None = None, on_epoch=None,
-            subset: int | None = None, full_train: bool = False, jobs: int = 1, on_done=None) -> dict:
+            subset: int | None = None, full_train: bool = False, jobs: int = 1, on_done=None) -> Confirmation:
     """Train `spec` once per seed with its own recipe (resumable: finished seeds are kept) and
     write OUT/confirm.json with the final-epoch validation and test accuracy of every seed
     finished in OUT (these and any run earlier). `full_train`: train on all training images, the
@@ -75,17 +107,17 @@ def confirm(spec, out: str | Path, seeds=(0, 1, 2), data: str | None = None, on_
         if run_data["fingerprint"] != facts.fingerprint:
             raise DataError(f"{run_dir}: trained on {run_data['name']}, not on {facts.name}")
         recorded = recorded or m.get("data")
-        runs.append({"seed": m["seed"], "val_acc": m["val_acc"], "test_acc": m["test_acc"], "seconds": m["seconds"],
-                     "epochs": m["epochs"], "train_images": m["train_images"],
-                     "checkpoint": f"{run_dir.name}/checkpoint.pt"})  # relative to OUT
-    runs.sort(key=lambda r: r["seed"])
-    median = statistics.median(r["test_acc"] for r in runs)
-    result = {"name": spec.name, "params": s.params, "macs": s.macs, "epochs": spec.train.epochs,
-              "budget": spec.budget.model_dump(exclude_defaults=True), "full_train": full_train,
-              "train_images": max(r["train_images"] for r in runs), "seeds": runs, "median_test_acc": median,
-              "min_test_acc": min(r["test_acc"] for r in runs), "data": recorded or facts.to_dict()}
+        runs.append(SeedRun(m["seed"], m["val_acc"], m["test_acc"], m["seconds"], m["epochs"], m["train_images"],
+                            checkpoint=f"{run_dir.name}/checkpoint.pt"))
+    runs.sort(key=lambda r: r.seed)
+    result = Confirmation(
+        name=spec.name, params=s.params, macs=s.macs, epochs=spec.train.epochs,
+        budget=spec.budget.model_dump(exclude_defaults=True), full_train=full_train,
+        train_images=max(r.train_images for r in runs), seeds=runs,
+        median_test_acc=statistics.median(r.test_acc for r in runs), min_test_acc=min(r.test_acc for r in runs),
+        data=recorded or facts.to_dict())
     atomic.write_text(out / "spec.yaml", spec.to_yaml())
-    atomic.write_json(out / "confirm.json", result)
+    atomic.write_json(out / "confirm.json", result.to_dict())
     return result
 
 

@@ -133,7 +133,7 @@ def confirm_seeds(winner_seed: int, k: int) -> list[int]:
     return [s for s in range(k + 1) if s != winner_seed][:k]
 
 
-def confirm_winner(out: Path, opts: SearchOptions, summary: SearchSummary, k: int, on_epoch=None) -> dict:
+def confirm_winner(out: Path, opts: SearchOptions, summary: SearchSummary, k: int, on_epoch=None):
     """The final-model protocol on the winner: retrain OUT/best.yaml with K fresh seeds on the
     full training set (OUT/confirm/), record the median test accuracy in summary.json."""
     from budgetnet.report.results import confirm
@@ -141,8 +141,8 @@ def confirm_winner(out: Path, opts: SearchOptions, summary: SearchSummary, k: in
     seeds = confirm_seeds(summary.best["seed"], k)
     r = confirm(out / "best.yaml", out / "confirm", tuple(seeds), opts.data, on_epoch, subset=opts.subset,
                 full_train=True)
-    summary.confirm = {"seeds": seeds, "test_acc": [x["test_acc"] for x in r["seeds"]],
-                       "median_test_acc": r["median_test_acc"], "dir": "confirm"}
+    summary.confirm = {"seeds": seeds, "test_acc": [x.test_acc for x in r.seeds],
+                       "median_test_acc": r.median_test_acc, "dir": "confirm"}
     _write_summary(out, summary)
     return r
 
