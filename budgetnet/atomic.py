@@ -71,17 +71,27 @@ def atomic_path(path: str | Path, suffix: str = ""):
         raise
 
 
-_terminating = 0  # the signal being handled, once SIGTERM arrived
+_terminating = 0  # the signal being handled, once SIGTERM or SIGINT arrived
 
 
-def exit_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C (exit code 143): a write in progress removes its temp file and
-    the last good file stays, where the default action would leave the temp file behind."""
-    def terminate(signum, frame):
+def unwind_on_signals() -> None:
+    """SIGTERM (exit code 143) and Ctrl-C unwind the program: a write in progress removes its temp
+    file and the last good file stays, where SIGTERM's default action would leave the temp file
+    behind. The signal is remembered too, because a write inside torch.save's C++ writer may
+    swallow the exception it raised."""
+    def unwind(signum, frame):
         global _terminating
         _terminating = signum
-        raise SystemExit(128 + signum)
-    signal.signal(signal.SIGTERM, terminate)
+        _raise_if_signalled()
+    signal.signal(signal.SIGTERM, unwind)
+    signal.signal(signal.SIGINT, unwind)
+
+
+def _raise_if_signalled() -> None:
+    if _terminating == signal.SIGTERM:
+        raise SystemExit(128 + _terminating)
+    if _terminating:
+        raise KeyboardInterrupt
 
 
 def _umask() -> int:
@@ -106,9 +116,10 @@ def torch_save(obj, path: str | Path) -> None:
                 torch.save(obj, f)
                 f.flush()
                 os.fsync(f.fileno())
+            _raise_if_signalled()  # a signal whose exception the writer swallowed: not a good file
         except RuntimeError as e:  # torch's C++ writer reports a failed write of our file object in its own words
             if _terminating:
-                raise SystemExit(128 + _terminating) from None
+                _raise_if_signalled()
             if isinstance(e.__context__, OSError):
                 raise e.__context__ from None
             if "unexpected pos" in str(e) or "file write failed" in str(e):

@@ -64,5 +64,5 @@ for _app in (app, bench.app):
 
 
 def main() -> None:
-    atomic.exit_on_sigterm()
+    atomic.unwind_on_signals()
     app()
