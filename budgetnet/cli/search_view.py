@@ -74,7 +74,7 @@ class TrialReport:
             console.print(f"  [{elapsed / 60:5.1f} min]   {text}", markup=False, highlight=False)
 
     def on_trial(self, study, trial):
-        if self.best is None:  # a resumed study: "best" is the study's, not this session's
+        if self.best is None:  # a resumed study: "best" counts every finished trial of the study
             done = [r.val_acc for _, r in records(study) if r.complete and r.val_acc is not None]
             self.best = max(done) if done else None
         rec = TrialRecord.of(trial)
