@@ -45,6 +45,9 @@ SETUPS = {
     "rungs-1-7-15": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "rungs": (1, 7, 15)}),
     # the default started from the prior of the committed studies' one-epoch readings
     "prior": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "prior": True}),
+    # a 5-epoch top rung (every trial a complete 5-epoch schedule), cold and with the prior
+    "rungs-1-5": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "epochs": 5}),
+    "rungs-1-5-prior": ("general", {"pruner": "rungs", "workers": CORES, "threads": 1, "epochs": 5, "prior": True}),
 }
 
 
@@ -64,8 +67,8 @@ def bench_setup(name: str, out: Path, max_params: int, timeout: float, warm_star
     search_name, overrides = SETUPS[name]
     search = load_search(search_name).with_budget(max_params=max_params)
     out = out / name
-    opts = SearchOptions(out=out, trials=None, timeout=timeout, seed=seed, subset=subset, epochs=epochs,
-                         **{"warm_start": warm_start, **overrides})
+    opts = SearchOptions(out=out, trials=None, timeout=timeout, seed=seed, subset=subset,
+                         **{"warm_start": warm_start, "epochs": epochs, **overrides})
     study = study_in(out)
     ran = study is None
     if ran:

@@ -191,7 +191,7 @@ def target(spec: str = typer.Argument(..., help="Zoo name or YAML spec; its reci
 
 
 @app.command()
-def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, rungs-3-15, sobol-cost, sobol-cost-prior, lean7k, general-quartile, default-1worker, three-rungs, rungs-1-7-15, prior (the default with --prior)."),
+def search(setups: List[str] = typer.Option(["default", "lean7k"], "--setup", help="Setups to run back to back (repeatable): default, rungs-3-15, sobol-cost, sobol-cost-prior, lean7k, general-quartile, default-1worker, three-rungs, rungs-1-7-15, prior (the default with --prior), rungs-1-5 (a 5-epoch top rung), rungs-1-5-prior."),
            max_params: int = typer.Option(6999, min=1, help="Budget for every setup (inclusive)."),
            timeout: float = typer.Option(1800, min=1, help="Seconds each setup may start trials for."),
            warm_start: bool = typer.Option(False, help="Let the setups run their warm-start references (off: searches from nothing)."),
