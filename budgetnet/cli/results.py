@@ -126,9 +126,23 @@ def prior(root: Path = typer.Option(Path("."), help="Repository root (the commit
                       markup=False)
 
 
+def floor(root: Path = typer.Option(Path("."), help="Repository root (the committed confirmations are under reports/)."),
+          out: Optional[Path] = typer.Option(None, help="Folder for floor.json and floor.png (default: ROOT/reports/floor).")):
+    """Fit the default search's validation floor to the committed pairs of a search's selected trial
+    (its validation reading) and its confirmation (the median test accuracy of fresh seeds on all
+    60,000 images): the lowest reading whose predicted median reaches 99.40% (maintainers)."""
+    from budgetnet.search.floor import write
+
+    r = write(root, out)
+    console.print(f"{len(r['pairs'])} pairs: median test = {r['slope']:.3f} x val + {r['intercept']:.4f} "
+                  f"(residual sd {100 * r['residual_sd']:.3f} points); floor {100 * r['floor']:.2f}% validation "
+                  f"(P(median >= {100 * r['target']:.2f}%) = {r['p_reach_at_floor']:.2f})", markup=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(confirm)
     app.command()(prior)
+    app.command()(floor)
     app.command()(pick)
     app.command()(spread)
     app.command()(results)

@@ -75,3 +75,31 @@ def _finish(plt, fig, ax, path, title: str, xlabel: str) -> None:
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
+
+
+def floor_plot(fit: dict, path: str | Path) -> None:
+    """The committed pairs (a search's selected trial: its validation reading, its confirmed median
+    test accuracy), the fitted line, the target and the floor it gives (budgetnet.search.floor)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    by_epochs = sorted({p["epochs"] for p in fit["pairs"]})
+    for epochs, marker in zip(by_epochs, "osD^v"):
+        sub = [p for p in fit["pairs"] if p["epochs"] == epochs]
+        ax.scatter([100 * p["val_acc"] for p in sub], [100 * p["median_test_acc"] for p in sub], marker=marker,
+                   s=30, label=f"{epochs}-epoch top rung ({len(sub)})")
+    vals = [100 * p["val_acc"] for p in fit["pairs"]]
+    xs = [min(vals) - 0.05, max(vals) + 0.05]
+    a, b = 100 * fit["intercept"], fit["slope"]
+    ax.plot(xs, [a + b * x for x in xs], color="tab:red",
+            label=f"fit: median = {b:.2f} x val + {a:.1f} (sd {100 * fit['residual_sd']:.3f})")
+    ax.plot(xs, xs, color="gray", linewidth=0.6, linestyle=":", label="test = validation")
+    ax.axhline(100 * fit["target"], color="black", linestyle="--", linewidth=0.8, label=f"target {100 * fit['target']:.2f}% test")
+    ax.axvline(100 * fit["floor"], color="tab:green", linestyle="--", linewidth=0.8,
+               label=f"floor {100 * fit['floor']:.2f}% val (P reach {fit['p_reach_at_floor']:.2f})")
+    ax.set_xlabel("selected trial's validation accuracy (%), 5,000 images")
+    ax.set_ylabel("confirmed median test accuracy (%), fresh seeds, 60,000 images")
+    ax.set_title("Validation floor of the default search")
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)
+    plt.close(fig)
