@@ -94,7 +94,7 @@ def measure_setup(name: str, study: optuna.Study, out: Path, max_params: int, ti
             "warm_start": bool(search.reference) if recorded.warm_start is None else recorded.warm_start,
             # what the study recorded (a study that recorded none: random, no ramp, no prior)
             "startup": recorded.startup or "random", "cost_ramp_s": recorded.cost_ramp or 0.0,
-            "prior": bool(recorded.prior),
+            "prior": bool(recorded.prior), "engine": recorded.engine or "reference",
             "timeout_s": timeout, "wall_s": round(tl.wall_seconds, 1), "trained_trials": tl.trained,
             "complete_trials": len(tl.points),
             "trials_per_hour": round(tl.trials_per_hour(), 1),

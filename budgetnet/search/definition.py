@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from budgetnet.search import space as general_space
 from budgetnet.data.datasets import DataFacts
 from budgetnet.errors import DataError, Issue, SpecError, pydantic_issues
-from budgetnet.spec.schema import DEFAULT_EPOCHS, Budget, Spec, holes, load_spec, read_raw, read_yaml_file
+from budgetnet.spec.schema import DEFAULT_EPOCHS, Budget, Spec, TrainCfg, holes, load_spec, read_raw, read_yaml_file
 
 SEARCH_DIR = Path(__file__).parent / "searches"
 
@@ -110,6 +110,10 @@ class SearchDef(BaseModel):
         b = self.budget
         return b.exceeded(summary.params, summary.macs, epochs, summary.memory.weight_bytes(b.dtype),
                           summary.memory.peak_bytes(b.dtype))
+
+    def engine(self) -> str:
+        """The training engine its candidates run: the template's, else the schema's default."""
+        return (self.template.get("train") or {}).get("engine", TrainCfg.model_fields["engine"].default)
 
     def top_epochs(self) -> int:
         """The longest schedule a candidate trains: the budget's epochs, else the default."""

@@ -28,8 +28,9 @@ def _fill(cand, params: int, max_params: int | None) -> dict:
 
 
 def _set_constraints(trial: optuna.Trial, search: SearchDef, params: int | None, val_acc: float | None) -> None:
-    """Constraint values for the sampler (feasible when <= 0): budget excess, accuracy deficit.
-    Over-budget samples score hundreds, under-floor ones hundredths: TPE learns both apart."""
+    """Optuna's constraint values of the trial (feasible when <= 0): budget excess, accuracy
+    deficit. Recorded with the trial; the sampler is given no constraints function, so the floor
+    never changes which points are sampled."""
     excess = 1.0 if params is None else float(params - search.budget.max_params) if search.budget.max_params else 0.0
     trial.set_constraint("params", excess)
     floor = search.min_accuracy

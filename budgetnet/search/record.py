@@ -91,6 +91,7 @@ class StudyRecord:
     prior: bool | None = None         # TPE started from the shipped prior (budgetnet.search.prior)
     startup: str | None = None        # sobol | random (None: a study from before: random)
     cost_ramp: float | None = None    # seconds of cost-aware start (None: a study from before: none)
+    engine: str | None = None         # the training engine its trials ran (None: a study from before: reference)
 
     @classmethod
     def of(cls, study) -> "StudyRecord":

@@ -1,8 +1,8 @@
 """`budgetnet search`: Optuna over a search definition, with a hard parameter budget.
 
 The budget is counted from the filled-in spec before anything is built: an over-budget sample
-ends at once (pruned, status `over_budget`, 0 training seconds) and its constraint value steers
-the TPE sampler away from that region (the general family fills every sample into the budget,
+ends at once (pruned, status `over_budget`, 0 training seconds; TPE ranks a pruned trial with no
+reported value below every trained one; the general family fills every sample into the budget,
 so it has none). Fidelity is either successive halving over whole schedules (`rungs`, the
 default: budgetnet.search.rungs) or a pruner reading each trial's per-epoch validation curve.
 The test set is never touched during the search.

@@ -140,7 +140,7 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
                 add_prior(study, search, rung_list(search, opts)[0])
             StudyRecord(search.name, search.budget.model_dump(exclude_defaults=True), search.min_accuracy,
                         rung_list(search, opts), opts.warm_start, opts.prior, opts.startup.value,
-                        opts.cost_ramp).save(study)
+                        opts.cost_ramp, search.engine()).save(study)
         for point in opts.enqueue:  # already run (or queued) points are not queued again on a rerun
             study.enqueue_trial(point, skip_if_exists=True)
         requeue_interrupted(study)
