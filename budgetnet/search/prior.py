@@ -76,17 +76,25 @@ def write(root: Path) -> dict[int, dict]:
     return priors
 
 
-def check_applies(search: SearchDef, is_mnist: bool, rungs: list[int]) -> None:
-    """--prior is for the general family on MNIST, with a rung 0 (of the rungs the search runs) a
-    prior was read at (UsageError otherwise)."""
+def why_not(search: SearchDef, is_mnist: bool, rungs: list[int]) -> str | None:
+    """Why the prior does not apply to this search (None: it does). It is for the general family
+    on MNIST, with a rung 0 (of the rungs the search runs) a prior was read at."""
     if search.family != "general" or not is_mnist:
-        raise UsageError(f"--prior is distilled from MNIST studies of the general family: it does not apply to "
-                         f"{search.name!r}{'' if is_mnist else ' on other data'}")
+        return (f"--prior is distilled from MNIST studies of the general family: it does not apply to "
+                f"{search.name!r}{'' if is_mnist else ' on other data'}")
     if rungs[0] not in SOURCES:
         ok = " or ".join(map(str, sorted(SOURCES)))
-        raise UsageError(f"--prior's observations are {ok}-epoch readings: its first rung must be {ok} epochs "
-                         f"(e.g. --pruner rungs --rungs {min(SOURCES)},{rungs[-1]}); this search's rungs are "
-                         f"{','.join(map(str, rungs))}")
+        return (f"--prior's observations are {ok}-epoch readings: its first rung must be {ok} epochs "
+                f"(e.g. --pruner rungs --rungs {min(SOURCES)},{rungs[-1]}); this search's rungs are "
+                f"{','.join(map(str, rungs))}")
+    return None
+
+
+def check_applies(search: SearchDef, is_mnist: bool, rungs: list[int]) -> None:
+    """Refuse --prior where it does not apply (UsageError)."""
+    why = why_not(search, is_mnist, rungs)
+    if why:
+        raise UsageError(why)
 
 
 def add_prior(study: optuna.Study, search: SearchDef, epochs: int) -> int:
