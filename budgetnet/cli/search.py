@@ -41,7 +41,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            data: Optional[str] = data_option(),
            cost_ramp: Optional[float] = typer.Option(None, min=0, help="Cost-aware start: for the first S seconds a new sample predicted to train longer than a rising quantile of the family's costs (the median at first, all of them at S) waits; 0 (the default) turns it off. reports/search_power has the measurements. A resumed study keeps its own."),
            startup: Optional[Startup] = typer.Option(None, help="Start-up points before TPE: random (uniform, the default) or sobol (quasi-random, even coverage). A resumed study keeps its own."),
-           prior: Optional[bool] = typer.Option(None, help="Start TPE from the observations of the project's committed MNIST studies of the general family (never trained again, never a winner); not a warm start: no shipped model runs. Default off; a resumed study keeps its own."),
+           prior: Optional[bool] = typer.Option(None, help="Start TPE from the observations of the project's committed MNIST studies of the general family (never trained again, never a winner); not a warm start: no shipped model runs. Default: on for a new study of the general family on MNIST whose first rung is 1 or 3 epochs (it found a feasible trial soonest: reports/search_power); --no-prior searches cold. A resumed study keeps its own."),
            heartbeat: int = typer.Option(10, min=1, help="Heartbeat seconds: a trial whose worker died is failed after 3 missed beats and retried."),
            storage_patience: float = typer.Option(300, min=1, help="Seconds a worker waits for a study database that stopped answering (a PostgreSQL restart) before it gives up in one line; finished trials are kept."),
            retrain: bool = typer.Option(True, help="Retrain the winner and measure its test accuracy once.")):
@@ -72,7 +72,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
                   f"{facts.classes} classes, augment {s.augment}); budget {budget_text(s.budget)}, floor "
                   f"{floor_text(s.min_accuracy)} val; rungs {rung_list(s, opts)} epochs ({pruner.value}); "
                   f"{workers} worker(s) x {per_worker} thread(s); warm start {'on' if warm_start else 'off'}; "
-                  f"start-up {opts.startup.value}{', prior' if opts.prior else ''}; cost-aware start "
+                  f"start-up {opts.startup.value}{', prior on (--no-prior: cold)' if opts.prior else ', no prior'}; cost-aware start "
                   f"{f'{opts.cost_ramp / 60:.0f} min' if opts.cost_ramp else 'off'}; "
                   f"stops at {stop or 'Ctrl-C'} -> {out}", markup=False)
     start = time.perf_counter()

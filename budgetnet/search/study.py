@@ -186,8 +186,10 @@ def plan_search(search_file: str | None, facts, *, max_params=None, max_flash=No
                          rungs=tuple(parsed) if parsed else None)
     given = {name for name, value in (("startup", startup), ("prior", prior), ("cost_ramp", cost_ramp))
              if value is not None}
+    from budgetnet.search.prior import check_applies, why_not
+    if prior is None and existing_study(search, opts) is None and why_not(search, facts.is_mnist, rung_list(search, opts)) is None:
+        opts = replace(opts, prior=True)  # a new study of the general family on MNIST starts from the prior
     opts = keep_study_settings(search, opts, given)  # a resumed study runs the rungs and sampler it recorded
     if prior:  # before anything is written: the rungs this search runs, pruner and resumed record included
-        from budgetnet.search.prior import check_applies
         check_applies(search, facts.is_mnist, rung_list(search, opts))
     return search, opts
