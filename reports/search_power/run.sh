@@ -52,3 +52,24 @@ budgetnet confirm reports/search_power/7k-xeon/prior/best.yaml --full-train --se
 # the 4,999 prior run's winner (trial 69), confirmed the same way (a later session, frozen clone at 07476c1)
 budgetnet confirm reports/search_power/5k/prior/best.yaml --full-train --seed 1 --seed 2 --seed 3 \
     --jobs 2 --out reports/search_power/5k/prior/confirm
+
+# Part three (issue 42) on the fast engine: the 5-epoch top rung against the default, cold and with
+# the one-epoch prior, budget 6,999, 30 minutes each, no warm start, back to back on a quiet 2-core
+# AMD EPYC (2 workers x 1 thread), from a frozen clone at 3ba98ac; studies copied into
+# reports/search_power/7k-fast. Those four studies were created before studies recorded their engine,
+# so it is written into them once (their trials ran the fast engine, the schema's default then).
+OUTF=${OUTF:-runs/search_power/7k-fast}
+budgetnet bench search --setup rungs-1-5-prior --setup rungs-1-5 --setup prior --setup default --max-params 6999 \
+    --timeout 1800 --no-warm-start --out "$OUTF" --json
+for setup in rungs-1-5-prior rungs-1-5 prior default; do
+    python -c "import optuna, sys; url = f'sqlite:///{sys.argv[1]}'; \
+optuna.load_study(study_name=optuna.get_all_study_names(url)[0], storage=url).set_user_attr('engine', 'fast')" \
+        "reports/search_power/7k-fast/$setup/study.db"
+done
+# both sets in one list, analysed with today's floor (every study exists: nothing trains)
+budgetnet bench search --setup rungs-3-15 --setup default --setup sobol-cost --setup sobol-cost-prior --max-params 6999 \
+    --timeout 1800 --no-warm-start --out reports/search_power/7k --json > runs/search_7k_reference.json
+budgetnet bench search --setup rungs-1-5-prior --setup rungs-1-5 --setup prior --setup default --max-params 6999 \
+    --timeout 1800 --no-warm-start --out reports/search_power/7k-fast --json > runs/search_7k_fast.json
+python -c "import json, sys; print(json.dumps(sum((json.load(open(f)) for f in sys.argv[1:]), []), indent=2))" \
+    runs/search_7k_reference.json runs/search_7k_fast.json > reports/bench/search_7k.json
