@@ -95,6 +95,9 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
         best, rec = found
         spec = search.spec(best.params, rec.epochs or opts.epochs)
         raw = spec.to_dict()
+        # the engine the study's trials ran (a study that records none ran the reference engine), so
+        # that a retrain repeats the search's reading whatever the default engine is then
+        raw["train"] = {"engine": StudyRecord.of(study).engine or "reference", **{k: v for k, v in raw["train"].items() if k != "engine"}}
         raw["name"] = f"best_{search.name}"
         raw["budget"] = search.budget.model_dump(exclude_defaults=True)
         raw["notes"] = (f"found by `budgetnet search {search.name}`, trial {best.number}: validation accuracy "
