@@ -56,3 +56,10 @@ cp runs/waypoints/epoch{08,09,10,11,12,13,14}.pt reports/spread/best_lean7k/seed
 budgetnet spread reports/search_power/samples/search5ep/confirm/spec.yaml --seed 1 --full-train --jobs 2 \
     --out reports/spread/best_general_6968_5ep/seed1 --setting portable --setting aten-avx2 --setting onednn-avx2 \
     --setting avx2-machine --setting default
+# issue 42's fast-engine benchmark: the first feasible trials of the prior and the cold 15-epoch runs
+# (reports/search_power/7k-fast/prior/confirm, default/confirm_trial4; median seeds 0 and 1), under the portable
+# kernels (CI's setting); their 'default' runs are the confirmations' own (this machine, one thread), copied in
+budgetnet spread reports/search_power/7k-fast/prior/confirm/spec.yaml --seed 0 --full-train \
+    --out reports/spread/general7k_fast_prior/seed0 --setting portable
+budgetnet spread reports/search_power/7k-fast/default/confirm_trial4/spec.yaml --seed 1 --full-train \
+    --out reports/spread/general7k_fast_cold/seed1 --setting portable
