@@ -97,7 +97,8 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
         raw = spec.to_dict()
         # the engine the study's trials ran (a study that records none ran the reference engine), so
         # that a retrain repeats the search's reading whatever the default engine is then
-        raw["train"] = {"engine": StudyRecord.of(study).engine or "reference", **{k: v for k, v in raw["train"].items() if k != "engine"}}
+        raw["train"].pop("engine", None)
+        raw["train"] = {"engine": StudyRecord.of(study).engine or "reference", **raw["train"]}
         raw["name"] = f"best_{search.name}"
         raw["budget"] = search.budget.model_dump(exclude_defaults=True)
         raw["notes"] = (f"found by `budgetnet search {search.name}`, trial {best.number}: validation accuracy "
