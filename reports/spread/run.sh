@@ -58,8 +58,10 @@ budgetnet spread reports/search_power/samples/search5ep/confirm/spec.yaml --seed
     --setting avx2-machine --setting default
 # issue 42's fast-engine benchmark: the first feasible trials of the prior and the cold 15-epoch runs
 # (reports/search_power/7k-fast/prior/confirm, default/confirm_trial4; median seeds 0 and 1), under the portable
-# kernels (CI's setting); their 'default' runs are the confirmations' own (this machine, one thread), copied in
-budgetnet spread reports/search_power/7k-fast/prior/confirm/spec.yaml --seed 0 --full-train \
-    --out reports/spread/general7k_fast_prior/seed0 --setting portable
-budgetnet spread reports/search_power/7k-fast/default/confirm_trial4/spec.yaml --seed 1 --full-train \
-    --out reports/spread/general7k_fast_cold/seed1 --setting portable
+# kernels (CI's setting) and the three AVX2 settings; their 'default' runs are the confirmations' own (this
+# machine, one thread), copied in
+for m in "prior/confirm 0 general7k_fast_prior" "default/confirm_trial4 1 general7k_fast_cold"; do
+    set -- $m
+    budgetnet spread reports/search_power/7k-fast/$1/spec.yaml --seed $2 --full-train --out reports/spread/$3/seed$2 \
+        --setting portable --setting avx2-machine --setting aten-avx2 --setting onednn-avx2
+done
