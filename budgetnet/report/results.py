@@ -29,9 +29,9 @@ CI_SETTING = "portable"
 BUDGETS = (8000, 7000, 6000, 5000, 4000, 3000)  # "fewer than N parameters"
 # uNAS's MNIST bounds (Liberis et al. 2021, configs/cnn_mnist_aging.py): int8 model <= 4,500 B, peak
 # activations <= 2,500 B (ours counts the network input too, so it is the stricter of the two);
-# the deployment goal is an int8 test accuracy (onnxruntime, median of the seeds) within them
+# the deployment goal is the MNIST target itself in int8 (onnxruntime, median of the seeds) within them
 UNAS_BOUNDS = {"int8_weight_bytes": 4500, "peak_activation_bytes": 2500}
-DEPLOYMENT_GOAL = 0.99
+DEPLOYMENT_GOAL = TARGET
 
 
 @dataclass(frozen=True)
