@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import budgetnet
@@ -251,3 +252,26 @@ def test_a_search_under_flash_and_ram_budgets_trains_only_what_fits(tmp_path):
                                 "--max-peak-activation-bytes", "2500"])
     assert check.exit_code == 0, check.output
     assert _study(out, "general-6999-flash4500-ram2500").trials  # its own study: another budget
+
+
+@pytest.mark.integration
+def test_a_resumed_study_trains_on_the_engine_it_recorded(tmp_path, monkeypatch):
+    """A study created under another default engine (here: one that recorded none, i.e. the
+    reference engine) keeps training its trials on it, and its best.yaml says so."""
+    import budgetnet.search.objective as search_module
+
+    real_train, engines = search_module.train, []
+
+    def recording_train(spec, *args, **kwargs):
+        engines.append(spec.train.engine)
+        return real_train(spec, *args, **kwargs)
+
+    monkeypatch.setattr(search_module, "train", recording_train)
+    args = ["search", "--no-warm-start", "--no-prior", "--no-retrain", "--out", str(tmp_path), *TINY]
+    assert runner.invoke(app, [*args, "--trials", "1"]).exit_code == 0
+    assert engines == ["fast"]
+    _study(tmp_path).set_user_attr("engine", None)  # as a study from before studies recorded their engine
+    result = runner.invoke(app, [*args, "--trials", "2"])
+    assert result.exit_code == 0, result.output
+    assert engines[0] == "fast" and len(engines) > 1 and set(engines[1:]) == {"reference"}
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["train"]["engine"] == "reference"

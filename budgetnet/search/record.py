@@ -93,6 +93,11 @@ class StudyRecord:
     cost_ramp: float | None = None    # seconds of cost-aware start (None: a study from before: none)
     engine: str | None = None         # the training engine its trials ran (None: a study from before: reference)
 
+    @property
+    def trial_engine(self) -> str:
+        """The engine every trial of the study runs, resumed or not, whatever the default is now."""
+        return self.engine or "reference"
+
     @classmethod
     def of(cls, study) -> "StudyRecord":
         known = {f.name for f in fields(cls)}

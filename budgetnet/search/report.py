@@ -98,7 +98,7 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
         # the engine the study's trials ran (a study that records none ran the reference engine), so
         # that a retrain repeats the search's reading whatever the default engine is then
         raw["train"].pop("engine", None)
-        raw["train"] = {"engine": StudyRecord.of(study).engine or "reference", **raw["train"]}
+        raw["train"] = {"engine": StudyRecord.of(study).trial_engine, **raw["train"]}
         raw["name"] = f"best_{search.name}"
         raw["budget"] = search.budget.model_dump(exclude_defaults=True)
         raw["notes"] = (f"found by `budgetnet search {search.name}`, trial {best.number}: validation accuracy "

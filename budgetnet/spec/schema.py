@@ -170,6 +170,14 @@ class Spec:
         raw.setdefault("train", {})["epochs"] = epochs
         return validate(raw, self.origin)
 
+    def with_engine(self, engine: str) -> "Spec":
+        """This spec trained by `engine` (budgetnet.training.engine), validated like any spec."""
+        if self.train.engine == engine:
+            return self
+        raw = self.to_dict()
+        raw.setdefault("train", {})["engine"] = engine
+        return validate(raw, self.origin)
+
     def fitted(self, shape) -> "Spec":
         """This spec on the data's image shape where it leaves `input` out (a spec that states it
         is returned as it is; its user checks it against the data). A spec that leaves `classes`
