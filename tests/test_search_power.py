@@ -144,6 +144,20 @@ def test_the_prior_is_refused_where_it_was_not_measured(tmp_path):
     result = runner.invoke(app, ["search", "lean7k", "--prior", "--trials", "1", "--out", str(tmp_path / "x"), *TINY[2:]])
     assert result.exit_code == 2 and "--prior" in result.output and "lean7k" in result.output
     assert not (tmp_path / "x").exists()
+    # --max-ram adds the stem's stride to the space: no observation sets it, so none would be added
+    ram = runner.invoke(app, ["search", "--prior", "--max-ram", "2500", "--trials", "1", "--out", str(tmp_path / "r"),
+                              *TINY[2:]])
+    assert ram.exit_code == 2 and "stem_stride" in ram.output and "--max-ram" in ram.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_prior_is_off_by_default_where_its_observations_do_not_cover_the_space(tmp_path):
+    from budgetnet.search.study import plan_search
+    from budgetnet.data.datasets import describe
+    options = {"out": tmp_path / "s"}
+    _, plain = plan_search(None, describe(), max_params=3000, options=options)
+    _, ram = plan_search(None, describe(), max_params=3000, max_ram=2500, options=options)
+    assert plain.prior and not ram.prior
 
 
 @pytest.mark.integration

@@ -87,6 +87,12 @@ def why_not(search: SearchDef, is_mnist: bool, rungs: list[int]) -> str | None:
         return (f"--prior's observations are {ok}-epoch readings: its first rung must be {ok} epochs "
                 f"(e.g. --pruner rungs --rungs {min(SOURCES)},{rungs[-1]}); this search's rungs are "
                 f"{','.join(map(str, rungs))}")
+    observed = {name for ob in json.loads(prior_file(rungs[0]).read_text())["observations"] for name in ob["values"]}
+    unseen = sorted(set(search.space) - observed)
+    if unseen:  # every observation would be refused (a point must set every searched value): TPE would start bare
+        return (f"--prior's observations set no {', '.join(unseen)}, which this search also samples "
+                f"({'--max-ram adds it' if unseen == ['stem_stride'] else 'a space the prior was not read in'}): "
+                f"search without --prior")
     return None
 
 
