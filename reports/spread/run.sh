@@ -65,3 +65,12 @@ for m in "prior/confirm 0 general7k_fast_prior" "default/confirm_trial4 1 genera
     budgetnet spread reports/search_power/7k-fast/$1/spec.yaml --seed $2 --full-train --out reports/spread/$3/seed$2 \
         --setting portable --setting avx2-machine --setting aten-avx2 --setting onednn-avx2
 done
+# issue 42's searches at 2,999 and under uNAS's bounds: their winners' median seeds (general3k seed 0,
+# general_unas seed 2) under the portable kernels and avx2-machine; 'default' is the confirmation's own run
+budgetnet spread reports/search3k/confirm/spec.yaml --seed 0 --full-train --out reports/spread/general3k/seed0 \
+    --setting portable --setting avx2-machine
+budgetnet spread reports/unas/general/confirm/spec.yaml --seed 2 --full-train --out reports/spread/general_unas/seed2 \
+    --setting portable --setting avx2-machine
+# the 2,999 search's winner filled to 3,708 params (reports/search3k/refill/confirm, median seed 0), under four
+budgetnet spread reports/search3k/refill/confirm/spec.yaml --seed 0 --full-train --jobs 2 --out reports/spread/general3761/seed0 \
+    --setting portable --setting avx2-machine --setting aten-avx2 --setting onednn-avx2

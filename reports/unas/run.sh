@@ -22,3 +22,15 @@ done
 budgetnet summary best_unas --json > reports/unas/summary.json
 budgetnet check best_unas --max-model-bytes 4500 --max-peak-activation-bytes 2500 --format json > reports/unas/check.json
 budgetnet results
+# 5. issue 42: the default search (the general family) under the same bounds, 90 minutes, one worker and one
+#    thread, from a frozen clone outside the tree (copied into general/); its winner confirmed as general_unas
+#    and every seed exported the same way
+budgetnet search --max-flash 4500 --max-ram 2500 --workers 1 --threads 1 --timeout 5400 --out general
+# (general/confirm/spec.yaml is general/best.yaml renamed general_unas)
+budgetnet confirm general/confirm/spec.yaml --full-train --seed 0 --seed 1 --seed 2 --threads 1 --out general/confirm
+cd ../..
+for s in 0 1 2; do
+  [ -f reports/unas/general/confirm/seed$s/export/export.json ] ||
+    budgetnet export reports/unas/general/confirm/seed$s/checkpoint.pt --out reports/unas/general/confirm/seed$s/export --int8
+done
+budgetnet results
