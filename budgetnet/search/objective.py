@@ -64,7 +64,6 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
     images = len(data.train)
     cap = CostCap(opts.cost_ramp, tuple(family_costs(search, top_epochs, images) if opts.cost_ramp else ()))
     deferred_in_a_row = 0
-    engine: str | None = None  # the study's (read at its first trial): a resumed study keeps its engine
 
     def objective(trial: optuna.Trial):
         nonlocal deferred_in_a_row
@@ -86,8 +85,6 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
             raise
 
     def run_trial(trial: optuna.Trial):
-        nonlocal engine
-        engine = engine or StudyRecord.of(trial.study).trial_engine
         rec = TrialRecord.of(trial)  # a promotion or a rerun arrives with its rung, candidate and seed
         rec = rec.save(trial, rung=rec.rung,
                        candidate=trial.number if rec.candidate is None else rec.candidate,
@@ -95,7 +92,7 @@ def make_objective(search: SearchDef, opts: SearchOptions, data: Dataset,
         values = {name: dist.suggest(trial, name) for name, dist in search.space.items()}
         try:
             cand = search.candidate(values, rungs[rec.rung] if opts.pruner == "rungs" else opts.epochs)
-            spec = cand.spec.with_engine(engine)
+            spec = cand.spec.with_engine(StudyRecord.of(trial.study).trial_engine)  # a resumed study keeps its engine
         except SpecError as e:
             rec.save(trial, status=TrialStatus.INVALID, reason=e.issues[0].line("template")[:200])
             _set_constraints(trial, search, None, None)

@@ -93,12 +93,9 @@ def finalize(study: optuna.Study, search: SearchDef, opts: SearchOptions, wall: 
         df["val_lo"], df["val_hi"] = bounds.map(lambda b: b[0]), bounds.map(lambda b: b[1])
     if found is not None:
         best, rec = found
-        spec = search.spec(best.params, rec.epochs or opts.epochs)
+        # pinned to the engine the study's trials ran, so that a retrain repeats the search's reading
+        spec = search.spec(best.params, rec.epochs or opts.epochs).with_engine(StudyRecord.of(study).trial_engine)
         raw = spec.to_dict()
-        # the engine the study's trials ran (a study that records none ran the reference engine), so
-        # that a retrain repeats the search's reading whatever the default engine is then
-        raw["train"].pop("engine", None)
-        raw["train"] = {"engine": StudyRecord.of(study).trial_engine, **raw["train"]}
         raw["name"] = f"best_{search.name}"
         raw["budget"] = search.budget.model_dump(exclude_defaults=True)
         raw["notes"] = (f"found by `budgetnet search {search.name}`, trial {best.number}: validation accuracy "

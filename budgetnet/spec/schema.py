@@ -171,11 +171,10 @@ class Spec:
         return validate(raw, self.origin)
 
     def with_engine(self, engine: str) -> "Spec":
-        """This spec trained by `engine` (budgetnet.training.engine), validated like any spec."""
-        if self.train.engine == engine:
-            return self
+        """This spec pinned to `engine` (budgetnet.training.engine), written first in its recipe even
+        where it is the default, so that a retrain runs it whatever the default is then."""
         raw = self.to_dict()
-        raw.setdefault("train", {})["engine"] = engine
+        raw["train"] = {"engine": engine, **{k: v for k, v in raw.get("train", {}).items() if k != "engine"}}
         return validate(raw, self.origin)
 
     def fitted(self, shape) -> "Spec":

@@ -5,12 +5,13 @@
 set -euo pipefail
 OUT=${OUT:-runs/search3k}
 budgetnet search --max-params 2999 --workers 1 --threads 1 --timeout 5400 --out "$OUT"
-# the winner (best.yaml renamed general3k) on all 60,000 training images, fresh seeds 0-2
+# (OUT's study, leaderboard, plots, best/ and summary copied into reports/search3k; confirm/spec.yaml is its
+# best.yaml renamed general3k) the winner on all 60,000 training images, fresh seeds 0-2
 budgetnet confirm reports/search3k/confirm/spec.yaml --full-train --seed 0 --seed 1 --seed 2 --threads 1 \
     --out reports/search3k/confirm
 # trial 76's point filled by the general family to 3,761 params (3,708: the widths' granularity)
 python reports/search3k/refill.py reports/search3k/study.db 76 3761 general3761 reports/search3k/refill/spec.yaml
-budgetnet confirm reports/search3k/refill/confirm/spec.yaml --full-train --seed 0 --seed 1 --seed 2 --threads 1 \
+budgetnet confirm reports/search3k/refill/spec.yaml --full-train --seed 0 --seed 1 --seed 2 --threads 1 \
     --out reports/search3k/refill/confirm
 # the median seeds under other arithmetics: reports/spread/run.sh
 budgetnet results
