@@ -56,11 +56,11 @@ def atomic_path(path: str | Path, suffix: str = ""):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
-        os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report should read like any new file
     except OSError as e:
         raise StorageError(describe_os_error(e, "writing", path)) from None
-    try:
+    try:  # from here on the temp file is removed on any error, a signal's exception included
+        os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report should read like any new file
         yield Path(tmp)
         os.replace(tmp, path)
     except OSError as e:
