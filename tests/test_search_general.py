@@ -275,3 +275,55 @@ def test_a_resumed_study_trains_on_the_engine_it_recorded(tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     assert engines[0] == "fast" and len(engines) > 1 and set(engines[1:]) == {"reference"}
     assert yaml.safe_load((tmp_path / "best.yaml").read_text())["train"]["engine"] == "reference"
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    out = tmp_path_factory.mktemp("teacher")
+    result = runner.invoke(app, ["train", "mnistnet3", "--out", str(out), "--epochs", "1", "--subset", "512"])
+    assert result.exit_code == 0, result.output
+    return str(out / "checkpoint.pt")
+
+
+@pytest.mark.integration
+def test_a_teacher_distils_into_every_candidate_and_a_resumed_study_keeps_it(tmp_path, monkeypatch, teacher):
+    import budgetnet.search.objective as search_module
+
+    real_train, taught = search_module.train, []
+
+    def recording_train(spec, *args, **kwargs):
+        taught.append(spec.train.distill.teacher if spec.train.distill else None)
+        return real_train(spec, *args, **kwargs)
+
+    monkeypatch.setattr(search_module, "train", recording_train)
+    args = ["search", "--no-warm-start", "--no-prior", "--no-retrain", "--out", str(tmp_path), *TINY]
+    first = runner.invoke(app, [*args, "--trials", "1", "--teacher", teacher])
+    assert first.exit_code == 0, first.output
+    assert f"teacher {teacher} (T 4, alpha 0.5)" in first.output
+    resumed = runner.invoke(app, [*args, "--trials", "2"])  # no --teacher: the study's own
+    assert resumed.exit_code == 0, resumed.output
+    assert len(taught) >= 2 and set(taught) == {teacher}
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["train"]["distill"]["teacher"] == teacher
+    other = runner.invoke(app, [*args, "--trials", "3", "--teacher", str(tmp_path / "other.pt")])
+    assert other.exit_code == 2 and "ran with the teacher" in other.output and "Traceback" not in other.output
+
+
+@pytest.mark.parametrize("content", [None, b"not a checkpoint"])
+def test_a_teacher_that_cannot_load_is_one_line_before_any_study(tmp_path, content):
+    path, out = tmp_path / "teacher.pt", tmp_path / "out"
+    if content is not None:
+        path.write_bytes(content)
+    result = runner.invoke(app, ["search", "--teacher", str(path), "--out", str(out), *TINY])
+    assert result.exit_code == 2 and f"--teacher: {path}" in result.output, result.output
+    assert "Traceback" not in result.output and not (out / "study.db").exists()
+
+
+@pytest.mark.integration
+def test_a_teacher_for_other_images_is_refused(teacher):
+    from budgetnet.errors import CheckpointError
+    from budgetnet.spec.schema import DistillCfg
+    from budgetnet.training.loop import load_teacher
+
+    with pytest.raises(CheckpointError, match=r"search.yaml: .* takes input \[1, 28, 28\] "
+                                              r"with 10 classes; the student takes \[3, 32, 32\] with 10"):
+        load_teacher(DistillCfg(teacher=teacher), (3, 32, 32), 10, "search.yaml")

@@ -98,6 +98,15 @@ def test_eval_json_and_confusion(trained, tmp_path):
     assert result.exit_code == 0 and "macro F1" in result.output and (tmp_path / "cm.png").is_file()
 
 
+@pytest.mark.parametrize("content", [b"junk\n", b"\x80\x02}q\x00.", b"PK\x03\x04"])
+def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path, content):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    result = runner.invoke(app, ["eval", str(bad)])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.stderr.count("\n") == 1 and str(bad) in result.stderr
+
+
 @pytest.mark.integration
 def test_truncated_checkpoint_is_one_line(trained, tmp_path):
     bad = tmp_path / "bad.pt"

@@ -42,6 +42,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
            cost_ramp: Optional[float] = typer.Option(None, min=0, help="Cost-aware start: for the first S seconds a new sample predicted to train longer than a rising quantile of the family's costs (the median at first, all of them at S) waits; 0 (the default) turns it off. reports/search_power has the measurements. A resumed study keeps its own."),
            startup: Optional[Startup] = typer.Option(None, help="Start-up points before TPE: random (uniform, the default) or sobol (quasi-random, even coverage). A resumed study keeps its own."),
            prior: Optional[bool] = typer.Option(None, help="Start TPE from the observations of the project's committed MNIST studies of the general family (never trained again, never a winner); not a warm start: no shipped model runs. Default: on for a new study of the general family on MNIST whose first rung is 1 or 3 epochs and whose space the observations cover (not under --max-ram, which adds the stem stride) (it found a feasible trial soonest: reports/search_power); --no-prior searches cold. A resumed study keeps its own."),
+           teacher: Optional[str] = typer.Option(None, help="A trained budgetnet checkpoint every candidate also learns from (knowledge distillation; temperature 4 and alpha 0.5 unless the search file's `distill` sets them). It must take the data's images and classes; it is never counted in a candidate's budget, and the winner's best.yaml names it, so its confirmation learns from it too. A resumed study keeps its own."),
            heartbeat: int = typer.Option(10, min=1, help="Heartbeat seconds: a trial whose worker died is failed after 3 missed beats and retried."),
            storage_patience: float = typer.Option(300, min=1, help="Seconds a worker waits for a study database that stopped answering (a PostgreSQL restart) before it gives up in one line; finished trials are kept."),
            retrain: bool = typer.Option(True, help="Retrain the winner and measure its test accuracy once.")):
@@ -58,7 +59,7 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
     facts = describe(data)
     s, opts = plan_search(search_file, facts, max_params=max_params, max_flash=max_flash, max_ram=max_ram,
                           max_macs=max_macs, min_accuracy=min_accuracy, augment=augment, rungs=rungs, enqueue=enqueue,
-                          startup=startup, prior=prior, cost_ramp=cost_ramp,
+                          startup=startup, prior=prior, cost_ramp=cost_ramp, teacher=teacher,
                           options=dict(out=out, trials=trials, timeout=timeout or None, storage=storage,
                                        study_name=study_name, workers=workers or os.cpu_count() or 1, threads=threads,
                                        epochs=epochs, subset=subset, seed=seed, backend=backend, device=device,
@@ -74,6 +75,8 @@ def search(search_file: Optional[str] = typer.Argument(None, help="Search defini
                   f"{workers} worker(s) x {per_worker} thread(s); warm start {'on' if warm_start else 'off'}; "
                   f"start-up {opts.startup.value}{', prior on (--no-prior: cold)' if opts.prior else ', no prior'}; cost-aware start "
                   f"{f'{opts.cost_ramp / 60:.0f} min' if opts.cost_ramp else 'off'}; "
+                  + (f"teacher {s.distill.teacher} (T {s.distill.temperature:g}, alpha {s.distill.alpha:g}); "
+                     if s.distill else "") +
                   f"stops at {stop or 'Ctrl-C'} -> {out}", markup=False)
     start = time.perf_counter()
     n = validation_size(data)  # --subset trims training images only: validation is whole

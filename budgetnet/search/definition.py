@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from budgetnet.search import space as general_space
 from budgetnet.data.datasets import DataFacts
 from budgetnet.errors import DataError, Issue, SpecError, pydantic_issues
-from budgetnet.spec.schema import DEFAULT_EPOCHS, Budget, Spec, TrainCfg, holes, load_spec, read_raw, read_yaml_file
+from budgetnet.spec.schema import DEFAULT_EPOCHS, Budget, DistillCfg, Spec, TrainCfg, holes, load_spec, read_raw, read_yaml_file
 
 SEARCH_DIR = Path(__file__).parent / "searches"
 
@@ -78,6 +78,7 @@ class SearchDef(BaseModel):
     space: dict[str, Dist]
     reference: tuple[dict[str, Any], ...] = Field((), strict=False)
     template: dict[str, Any] = {}
+    distill: Optional[DistillCfg] = None  # every candidate also learns from this teacher (never counted in its params)
     origin: str = "<search>"
 
     def spec(self, values: dict[str, Any], epochs: int | None = None) -> Spec:
@@ -89,9 +90,12 @@ class SearchDef(BaseModel):
         if self.family == "general":
             f = general_space.fill(values, general_space.Limits.of(self.budget), epochs or self.top_epochs(), self.name,
                                    self.target())
-            return Candidate(f.spec, f.fill, f.arch)
+            return Candidate(self._taught(f.spec), f.fill, f.arch)
         spec = load_spec(self.template, values)
-        return Candidate(spec.with_epochs(epochs) if epochs else spec)
+        return Candidate(self._taught(spec.with_epochs(epochs) if epochs else spec))
+
+    def _taught(self, spec: Spec) -> Spec:
+        return spec.with_distill(self.distill) if self.distill else spec
 
     def smallest_params(self) -> int | None:
         """The smallest model the space holds (general family), else None (unknown)."""
@@ -120,10 +124,13 @@ class SearchDef(BaseModel):
         return self.budget.max_epochs or DEFAULT_EPOCHS
 
     def for_command(self, max_params: int | None = None, min_accuracy: float | None = None,
-                    data: DataFacts | None = None, augment: str | None = None, **limits) -> "SearchDef":
+                    data: DataFacts | None = None, augment: str | None = None, teacher: str | None = None,
+                    **limits) -> "SearchDef":
         """This search with a command's overrides, for the data it will train on (its shape and
-        classes; a floor written for MNIST is dropped on other data unless given again); refused
-        (SpecError) when the budget is below the smallest model the space holds for that data."""
+        classes; a floor written for MNIST is dropped on other data unless given again); `teacher`
+        (a checkpoint) distils into every candidate with the file's temperature and alpha, else the
+        defaults. Refused (SpecError) when the budget is below the smallest model the space holds
+        for that data."""
         s = self.with_budget(max_params=max_params, **limits)
         update: dict[str, Any] = {}
         if data is not None:
@@ -134,6 +141,8 @@ class SearchDef(BaseModel):
             update |= {"min_accuracy": min_accuracy, "floor_for": "any"}
         if augment is not None:
             update["augment"] = augment
+        if teacher is not None:
+            update["distill"] = DistillCfg(**{**(s.distill.model_dump() if s.distill else {}), "teacher": teacher})
         if s.family == "general" and s.budget.max_peak_activation_bytes is not None:  # what cuts RAM joins the space
             update["space"] = {**{k: Dist.model_validate(d) for k, d in general_space.RAM_SPACE.items()}, **s.space}
         s = s.model_copy(update=update)

@@ -92,6 +92,7 @@ class StudyRecord:
     startup: str | None = None        # sobol | random (None: a study from before: random)
     cost_ramp: float | None = None    # seconds of cost-aware start (None: a study from before: none)
     engine: str | None = None         # the training engine its trials ran (None: a study from before: reference)
+    distill: dict | None = None       # the teacher its trials learned from (a DistillCfg; None: none)
 
     @property
     def trial_engine(self) -> str:

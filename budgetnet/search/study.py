@@ -74,6 +74,21 @@ def keep_study_settings(search: SearchDef, opts: SearchOptions,
     return replace(opts, **recorded)
 
 
+def keep_study_teacher(search: SearchDef, opts: SearchOptions, given: bool) -> SearchDef:
+    """A resumed study's candidates learn from the teacher it recorded (or from none): a --teacher
+    (GIVEN) that differs is refused before anything is written."""
+    study = existing_study(search, opts)
+    if study is None:
+        return search
+    recorded = StudyRecord.of(study).distill
+    ours = search.distill.model_dump() if search.distill else None
+    if given and ours != recorded:
+        ran = f"with the teacher {recorded['teacher']}" if recorded else "without a teacher"
+        _refuse_resume(study, opts, ran, "--teacher" if recorded is None else f"--teacher {search.distill.teacher}")
+    from budgetnet.spec.schema import DistillCfg
+    return search.model_copy(update={"distill": DistillCfg(**recorded) if recorded else None})
+
+
 def _keep_rungs(study: optuna.Study, record: StudyRecord, search: SearchDef, opts: SearchOptions) -> SearchOptions:
     if opts.pruner != "rungs" or not record.rungs or list(record.rungs) == rung_list(search, opts):
         return opts
@@ -140,7 +155,8 @@ def open_study(search: SearchDef, opts: SearchOptions) -> optuna.Study:
                 add_prior(study, search, rung_list(search, opts)[0])
             StudyRecord(search.name, search.budget.model_dump(exclude_defaults=True), search.min_accuracy,
                         rung_list(search, opts), opts.warm_start, opts.prior, opts.startup.value,
-                        opts.cost_ramp, search.engine()).save(study)
+                        opts.cost_ramp, search.engine(),
+                        search.distill.model_dump() if search.distill else None).save(study)
         for point in opts.enqueue:  # already run (or queued) points are not queued again on a rerun
             study.enqueue_trial(point, skip_if_exists=True)
         requeue_interrupted(study)
@@ -169,17 +185,18 @@ def quiet_optuna() -> None:
 def plan_search(search_file: str | None, facts, *, max_params=None, max_flash=None, max_ram=None, max_macs=None,
                 min_accuracy=None, augment=None, rungs: str | None = None, enqueue: Path | None = None,
                 startup: Startup | None = None, prior: bool | None = None, cost_ramp: float | None = None,
-                options: dict) -> tuple[SearchDef, SearchOptions]:
+                teacher: str | None = None, options: dict) -> tuple[SearchDef, SearchOptions]:
     """What `budgetnet search` runs: the definition with the command's budgets on the data
     `facts` describes, and its options, with a resumed study's own settings kept (a contradicting
-    flag is refused) and the prior checked against the rungs it would run. `startup`, `prior` and
-    `cost_ramp` are None where the command left them out; `options` are the other SearchOptions."""
+    flag is refused), the prior checked against the rungs it would run and the teacher (a checkpoint
+    distilled into every candidate) against the data. `startup`, `prior`, `cost_ramp` and `teacher`
+    are None where the command left them out; `options` are the other SearchOptions."""
     from budgetnet.search.definition import DEFAULT_SEARCH, load_points, load_search
     from budgetnet.search.rungs import parse_rungs
 
     search = load_search(search_file or DEFAULT_SEARCH).for_command(
         max_params, min_accuracy, facts, augment.value if augment else None, max_model_bytes=max_flash,
-        max_peak_activation_bytes=max_ram, max_macs=max_macs)
+        max_peak_activation_bytes=max_ram, max_macs=max_macs, teacher=teacher)
     parsed = parse_rungs(rungs, options.get("epochs") or search.top_epochs()) if rungs is not None else None
     opts = SearchOptions(**options, cost_ramp=cost_ramp or 0.0, startup=startup or Startup.random, prior=bool(prior),
                          enqueue=load_points(enqueue, search) if enqueue else (),
@@ -190,6 +207,10 @@ def plan_search(search_file: str | None, facts, *, max_params=None, max_flash=No
     if prior is None and existing_study(search, opts) is None and why_not(search, facts.is_mnist, rung_list(search, opts)) is None:
         opts = replace(opts, prior=True)  # a new study of the general family on MNIST starts from the prior
     opts = keep_study_settings(search, opts, given)  # a resumed study runs the rungs and sampler it recorded
+    search = keep_study_teacher(search, opts, teacher is not None)
+    if search.distill:  # a teacher that cannot teach this data fails here, not in every trial
+        from budgetnet.training.loop import load_teacher
+        load_teacher(search.distill, facts.shape, facts.classes, "--teacher" if teacher else f"{search.origin}: distill")
     if prior:  # before anything is written: the rungs this search runs, pruner and resumed record included
         check_applies(search, facts.is_mnist, rung_list(search, opts))
     return search, opts

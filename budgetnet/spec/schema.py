@@ -177,6 +177,12 @@ class Spec:
         raw["train"] = {"engine": engine, **{k: v for k, v in raw.get("train", {}).items() if k != "engine"}}
         return validate(raw, self.origin)
 
+    def with_distill(self, cfg: "DistillCfg") -> "Spec":
+        """This spec also learning from `cfg`'s teacher (its recipe's `distill`)."""
+        raw = self.to_dict()
+        raw.setdefault("train", {})["distill"] = cfg.model_dump()
+        return validate(raw, self.origin)
+
     def fitted(self, shape) -> "Spec":
         """This spec on the data's image shape where it leaves `input` out (a spec that states it
         is returned as it is; its user checks it against the data). A spec that leaves `classes`

@@ -2,8 +2,6 @@
 `torch.load(..., weights_only=True)`; a checkpoint is always checked against its spec."""
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -27,7 +25,7 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, OSError) as e:
+    except Exception as e:  # an untrusted file: the unpickler fails in many ways (a few text bytes: KeyError)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {first[:120]}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

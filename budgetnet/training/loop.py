@@ -96,23 +96,36 @@ def accuracy(model, split: Split, mean, std) -> float:
     return (predict(model, split, mean, std) == split.y).float().mean().item()
 
 
+def load_teacher(cfg: DistillCfg, shape, classes: int, where: str) -> tuple[torch.nn.Module, dict]:
+    """The teacher checkpoint of `cfg`, refused (CheckpointError starting with WHERE, the setting
+    that named it) when it is unreadable or built for other inputs or classes than the student's."""
+    from budgetnet.training.checkpoint import load_checkpoint  # checkpoint -> compile; imported late like a plugin
+    try:
+        model, ckpt = load_checkpoint(cfg.teacher)
+    except CheckpointError as e:
+        raise CheckpointError(f"{where}: {e}") from None
+    teacher = load_spec(ckpt["spec"])
+    if list(teacher.input) != list(shape) or teacher.classes != classes:
+        raise CheckpointError(f"{where}: {cfg.teacher} takes input {list(teacher.input)} with {teacher.classes} "
+                              f"classes; the student takes {list(shape)} with {classes}")
+    return model, ckpt
+
+
 class Teacher:
     """A trained budgetnet checkpoint whose softened outputs the student also learns from."""
 
-    def __init__(self, cfg: DistillCfg, device: torch.device, origin: str):
-        from budgetnet.training.checkpoint import load_checkpoint  # checkpoint -> compile; imported late like a plugin
-        try:
-            self.model, ckpt = load_checkpoint(cfg.teacher)
-        except CheckpointError as e:
-            raise CheckpointError(f"{origin}: train.distill.teacher: {e}") from None
+    def __init__(self, cfg: DistillCfg, student: Spec, device: torch.device, run_engine: str):
+        self.model, ckpt = load_teacher(cfg, student.input, student.classes, f"{student.origin}: train.distill.teacher")
         self.model.to(device).eval().requires_grad_(False)
+        # its forward costs more than the student's: the engine's memory format speeds it the same way
+        self.fmt = engine.prepare(self.model, run_engine, images=not student.is_text)
         self.mean, self.std = normalizer(ckpt["metrics"]["mean"], ckpt["metrics"]["std"], device)
         self.cfg = cfg
 
     def loss(self, student_logits: torch.Tensor, x: torch.Tensor, hard_loss: torch.Tensor) -> torch.Tensor:
         t = self.cfg.temperature
         with torch.no_grad():
-            teacher_logits = self.model(normalize(x, self.mean, self.std))
+            teacher_logits = self.model(normalize(x, self.mean, self.std).contiguous(memory_format=self.fmt))
         soft = F.kl_div(F.log_softmax(student_logits / t, 1), F.log_softmax(teacher_logits / t, 1),
                         log_target=True, reduction="batchmean") * t * t  # t^2 keeps the gradient scale
         return (1 - self.cfg.alpha) * hard_loss + self.cfg.alpha * soft
@@ -145,7 +158,7 @@ def train(spec: Spec | str, data: Dataset, *, epochs: int | None = None, seed: i
                       train_images=len(train_set), mean=list(data.mean), std=list(data.std),
                       threads=torch.get_num_threads(), data=data.facts.to_dict(), engine=run_engine)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
-    teacher = Teacher(cfg.distill, dev, spec.origin) if cfg.distill else None
+    teacher = Teacher(cfg.distill, spec, dev, run_engine) if cfg.distill else None
     result = TrainResult(model, metrics, opt, sched, gen, ema)
     if resume:
         _restore(result, resume)

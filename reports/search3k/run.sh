@@ -19,3 +19,8 @@ budgetnet results
 # the results table still lists the confirmation of seeds 0-2)
 budgetnet confirm reports/search3k/refill/confirm/spec.yaml --full-train --seed 3 --seed 4 --seed 5 --jobs 2 --out runs/general3761_more
 for s in 3 4 5; do mkdir -p reports/search3k/refill/more_seeds/seed$s; cp runs/general3761_more/seed$s/metrics.json reports/search3k/refill/more_seeds/seed$s/; done
+# distillation from a 20,000-param teacher (the winner's point filled to 20,000), measured on trial 76's own seed
+python reports/search3k/refill.py reports/search3k/study.db 76 20000 teacher20k runs/teacher20k.yaml
+budgetnet train runs/teacher20k.yaml --seed 0 --threads 1 --out reports/search3k/distill/teacher
+budgetnet train reports/search3k/distill/t4_alpha05/spec.yaml --seed 75 --threads 1 --out runs/distill_t4
+budgetnet train reports/search3k/distill/t2_alpha03/spec.yaml --seed 75 --threads 1 --out runs/distill_t2
