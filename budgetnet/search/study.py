@@ -13,6 +13,7 @@ from budgetnet.search.definition import SearchDef
 from budgetnet.search.options import SearchOptions, Startup
 from budgetnet.search.record import StudyRecord, TrialRecord, TrialStatus, records
 from budgetnet.search.rungs import rung_epochs
+from budgetnet.spec.schema import DistillCfg
 
 
 def max_epochs(search: SearchDef, opts: SearchOptions) -> int:
@@ -87,7 +88,6 @@ def keep_study_teacher(search: SearchDef, opts: SearchOptions, given: bool, stud
     if given and ours != recorded:
         ran = f"with the teacher {recorded['teacher']}" if recorded else "without a teacher"
         _refuse_resume(study, opts, ran, "--teacher" if recorded is None else f"--teacher {search.distill.teacher}")
-    from budgetnet.spec.schema import DistillCfg
     return search.model_copy(update={"distill": DistillCfg(**recorded) if recorded else None})
 
 

@@ -74,13 +74,14 @@ budgetnet spread reports/unas/general/confirm/spec.yaml --seed 2 --full-train --
 # the 2,999 search's winner filled to 3,708 params (reports/search3k/refill/confirm, median seed 0), under four
 budgetnet spread reports/search3k/refill/confirm/spec.yaml --seed 0 --full-train --jobs 2 --out reports/spread/general3761/seed0 \
     --setting portable --setting avx2-machine --setting aten-avx2 --setting onednn-avx2
-# issue 42's searches at 3,999 and 3,761 on today's defaults: their winners' median seeds (general4k_fast seed 0,
-# seeds 0 and 2 tie; general3761_searched seed 2) under four more settings; 'default' is the confirmation's own run
-mkdir -p reports/spread/general4k_fast/seed0/default reports/spread/general3761_searched/seed2/default
-cp reports/search4k/fast/confirm/seed0/metrics.json reports/spread/general4k_fast/seed0/default/
-cp reports/search3761/confirm/seed2/metrics.json reports/spread/general3761_searched/seed2/default/
-budgetnet spread reports/search4k/fast/confirm/spec.yaml --seed 0 --full-train --out reports/spread/general4k_fast/seed0 \
-    --setting portable --setting avx2-machine --setting aten-avx2 --setting onednn-avx2
-budgetnet spread reports/search3761/confirm/spec.yaml --seed 2 --full-train --out reports/spread/general3761_searched/seed2 \
-    --setting portable --setting avx2-machine --setting aten-avx2 --setting onednn-avx2
+# issue 42's searches at 3,999 and 3,761 on today's defaults: their winners' median seeds (general4k_fast seed 2,
+# tied with seed 0, which ran first and is kept; general3761_searched seed 2) under four more settings;
+# 'default' is the confirmation's own run
+for m in "search4k/fast general4k_fast 0" "search4k/fast general4k_fast 2" "search3761 general3761_searched 2"; do
+    set -- $m
+    mkdir -p reports/spread/$2/seed$3/default
+    cp reports/$1/confirm/seed$3/metrics.json reports/spread/$2/seed$3/default/
+    budgetnet spread reports/$1/confirm/spec.yaml --seed $3 --full-train --jobs 2 --out reports/spread/$2/seed$3 \
+        --setting portable --setting avx2-machine --setting aten-avx2 --setting onednn-avx2
+done
 budgetnet results
