@@ -52,19 +52,20 @@ def existing_study(search: SearchDef, opts: SearchOptions) -> optuna.Study | Non
 # the sampler settings a study records (StudyRecord) and a resumed study keeps; a study from before
 # the record recorded none of them and ran what were then the only ones: random, no prior, no ramp
 SAMPLER_SETTINGS = ("startup", "prior", "cost_ramp")
-LOOK_UP = object()  # keep_study_settings looks the study up itself
 
 
 def keep_study_settings(search: SearchDef, opts: SearchOptions,
-                        given: frozenset[str] | set[str] = frozenset(SAMPLER_SETTINGS),
-                        study: optuna.Study | None | object = LOOK_UP) -> SearchOptions:
+                        given: frozenset[str] | set[str] = frozenset(SAMPLER_SETTINGS)) -> SearchOptions:
     """A resumed study keeps the rungs and the sampler settings it was created with (its record),
     whatever today's defaults: a study begun with a 3-epoch rung 0 must not go on comparing 1-epoch
     readings with them, nor one begun with the prior lose it halfway. An explicit --rungs or
     --epochs that differs, or a sampler setting in GIVEN (those the user set) that differs, is
-    refused (UsageError) before anything is written; the settings not given are the record's.
-    `study`: the existing study where the caller has looked it up already (None: there is none)."""
-    study = existing_study(search, opts) if study is LOOK_UP else study
+    refused (UsageError) before anything is written; the settings not given are the record's."""
+    return _kept_settings(existing_study(search, opts), search, opts, given)
+
+
+def _kept_settings(study: optuna.Study | None, search: SearchDef, opts: SearchOptions, given) -> SearchOptions:
+    """keep_study_settings for a study already looked up (None: a new study keeps nothing)."""
     if study is None:
         return opts
     record = StudyRecord.of(study)
@@ -209,7 +210,7 @@ def plan_search(search_file: str | None, facts, *, max_params=None, max_flash=No
     study = existing_study(search, opts)
     if prior is None and study is None and why_not(search, facts.is_mnist, rung_list(search, opts)) is None:
         opts = replace(opts, prior=True)  # a new study of the general family on MNIST starts from the prior
-    opts = keep_study_settings(search, opts, given, study)  # a resumed study runs the rungs and sampler it recorded
+    opts = _kept_settings(study, search, opts, given)  # a resumed study runs the rungs and sampler it recorded
     search = keep_study_teacher(search, opts, teacher is not None, study)
     if search.distill:  # a teacher that cannot teach this data fails here, not in every trial
         from budgetnet.training.loop import load_teacher
